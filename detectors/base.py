@@ -1,0 +1,92 @@
+"""The detector contract, compatible with River's anomaly API.
+
+A detector is a small class whose constructor takes hyper-parameters only. It reads one observation
+at a time as a dict of floats, River style: univariate detectors read ``x["value"]``; an optional
+``x["timestamp"]`` (POSIX seconds of the observation date) lets a detector see gaps and calendar
+effects. ``score_one`` is pure; ``learn_one`` updates state and the alarm decision; ``snapshot``
+returns JSON-serialisable state that :meth:`Detector.restore` turns back into an identical detector
+(never pickle: state crosses process and version boundaries).
+
+This package imports nothing from Kafka, Faust, Prometheus or the rest of plumbline.
+"""
+
+from __future__ import annotations
+
+import abc
+import math
+from typing import Any, ClassVar, Self
+
+__all__ = ["REGISTRY", "Detector", "register", "value_of"]
+
+REGISTRY: dict[str, type[Detector]] = {}
+
+
+def register(cls: type[Detector]) -> type[Detector]:
+    """Class decorator: add a detector to the registry under ``cls.name``."""
+    if cls.name in REGISTRY and REGISTRY[cls.name] is not cls:
+        raise ValueError(f"detector name {cls.name!r} is already registered")
+    REGISTRY[cls.name] = cls
+    return cls
+
+
+def value_of(x: dict[str, float]) -> float:
+    """The univariate value of an observation; NaN when it is missing or not a number."""
+    value = x.get("value")
+    if value is None or isinstance(value, bool):
+        return math.nan
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+class Detector(abc.ABC):
+    """Base class of every plumbline detector.
+
+    Scores are documented per detector; ``alarm`` is the detector's own decision after the last
+    ``learn_one``. Missing or non-finite values must neither raise nor corrupt state.
+    """
+
+    name: ClassVar[str]
+
+    @abc.abstractmethod
+    def learn_one(self, x: dict[str, float]) -> None:
+        """Update the state with one observation."""
+
+    @abc.abstractmethod
+    def score_one(self, x: dict[str, float]) -> float:
+        """Score one observation against the current state, without changing it."""
+
+    @property
+    @abc.abstractmethod
+    def alarm(self) -> bool:
+        """The alarm decision after the last ``learn_one``."""
+
+    @abc.abstractmethod
+    def params(self) -> dict[str, Any]:
+        """The constructor's hyper-parameters, JSON-serialisable."""
+
+    @abc.abstractmethod
+    def _state(self) -> dict[str, Any]:
+        """The learned state, JSON-serialisable."""
+
+    @abc.abstractmethod
+    def _set_state(self, state: dict[str, Any]) -> None:
+        """Restore learned state produced by ``_state``."""
+
+    def snapshot(self) -> dict[str, Any]:
+        """Everything needed to rebuild this detector: name, parameters and state (JSON-safe)."""
+        return {"detector": self.name, "params": self.params(), "state": self._state()}
+
+    @classmethod
+    def restore(cls, snapshot: dict[str, Any]) -> Self:
+        """Rebuild a detector from :meth:`snapshot`; later scores equal the original's."""
+        if snapshot.get("detector") != cls.name:
+            raise ValueError(f"snapshot is for {snapshot.get('detector')!r}, not {cls.name!r}")
+        detector = cls(**snapshot["params"])
+        detector._set_state(snapshot["state"])
+        return detector
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.params().items())
+        return f"{type(self).__name__}({args})"

@@ -1,0 +1,229 @@
+"""The series catalogue: every series plumbline knows, and every signal it derives.
+
+Metric label values and topic keys come only from here, so a print of an unknown series is
+rejected (to the dead-letter topic) instead of creating a new time series in Prometheus.
+
+Units are normalised once, at the edge: rates are ``percent``, balances ``usd``. ``file_multiplier``
+converts the unit of the ``date,value`` history files (FRED-style codes, PROVENANCE.md) into it.
+
+>>> SERIES["SOFR"].unit, SERIES["WRESBAL"].unit, SERIES["WRESBAL"].file_multiplier
+('percent', 'usd', 1000000.0)
+>>> published_at("SOFR", dt.date(2019, 9, 17)).isoformat()  # next business day, 08:00 New York
+'2019-09-18T12:00:00+00:00'
+>>> published_at("WRESBAL", dt.date(2025, 10, 29)).isoformat()  # H.4.1: Thursday 16:30
+'2025-10-30T20:30:00+00:00'
+>>> get_series("NOPE")
+Traceback (most recent call last):
+...
+plumbline.catalogue.UnknownSeriesError: unknown series 'NOPE': not in the plumbline catalogue
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from typing import Literal
+
+from plumbline.calendar import NEW_YORK, is_business_day, next_business_day
+
+__all__ = [
+    "SERIES",
+    "SIGNALS",
+    "SeriesSpec",
+    "SignalSpec",
+    "UnknownSeriesError",
+    "get_series",
+    "published_at",
+]
+
+Unit = Literal["percent", "usd", "jpy_per_usd", "bp", "ratio"]
+Release = Literal["next_business_day", "same_day", "in_force", "h41_thursday", "h8_friday"]
+
+
+class UnknownSeriesError(KeyError):
+    """A series id that is not in the catalogue."""
+
+    def __str__(self) -> str:
+        return f"unknown series {self.args[0]!r}: not in the plumbline catalogue"
+
+
+@dataclasses.dataclass(frozen=True)
+class SeriesSpec:
+    """One upstream series.
+
+    ``release`` and ``release_time`` say when a print for observation date T becomes public
+    (America/New_York): that is the order a point-in-time replay must follow.
+    ``min_value`` and ``max_value`` bound plausible prints in the canonical unit; anything outside
+    is rejected as impossible (a negative reserve balance, a 500% repo rate).
+    """
+
+    id: str
+    description: str
+    unit: Unit
+    frequency: Literal["daily", "daily_7day", "weekly"]
+    source: str
+    release: Release
+    release_time: dt.time
+    min_value: float
+    max_value: float
+    file_multiplier: float = 1.0
+
+    @property
+    def publication_lag(self) -> str:
+        """Human-readable publication lag, for docs and `plumbline config`."""
+        return f"{self.release.replace('_', ' ')} {self.release_time:%H:%M} ET"
+
+
+@dataclasses.dataclass(frozen=True)
+class SignalSpec:
+    """One derived signal: what it is built from and its unit."""
+
+    id: str
+    description: str
+    unit: Unit
+    inputs: tuple[str, ...]
+
+
+def _rate(series_id: str, description: str, source: str, release_hhmm: str = "08:00") -> SeriesSpec:
+    return SeriesSpec(
+        series_id,
+        description,
+        "percent",
+        "daily",
+        source,
+        "next_business_day",
+        dt.time.fromisoformat(release_hhmm),
+        min_value=-5.0,
+        max_value=50.0,
+    )
+
+
+def _volume_bn(series_id: str, description: str) -> SeriesSpec:
+    return SeriesSpec(
+        series_id, description, "usd", "daily", "nyfed", "next_business_day", dt.time(8, 0),
+        min_value=0.0, max_value=1e13, file_multiplier=1e9,
+    )  # fmt: skip
+
+
+def _h41(series_id: str, description: str) -> SeriesSpec:
+    return SeriesSpec(
+        series_id, description, "usd", "weekly", "fed_h41", "h41_thursday", dt.time(16, 30),
+        min_value=0.0, max_value=5e13, file_multiplier=1e6,
+    )  # fmt: skip
+
+
+def _policy(series_id: str, description: str) -> SeriesSpec:
+    # Policy settings are announced before they take effect, so a print is known at the start of its date.
+    return SeriesSpec(
+        series_id, description, "percent", "daily_7day", "fed_board", "in_force", dt.time(0, 0),
+        min_value=-1.0, max_value=25.0,
+    )  # fmt: skip
+
+
+_ALL_SERIES = (
+    _rate("SOFR", "Secured Overnight Financing Rate", "nyfed"),
+    _rate("SOFR1", "SOFR 1st percentile", "nyfed"),
+    _rate("SOFR25", "SOFR 25th percentile", "nyfed"),
+    _rate("SOFR75", "SOFR 75th percentile", "nyfed"),
+    _rate("SOFR99", "SOFR 99th percentile", "nyfed"),
+    _volume_bn("SOFRVOL", "SOFR underlying volume"),
+    _rate("TGCR", "Tri-Party General Collateral Rate", "nyfed"),
+    _volume_bn("TGCRVOL", "TGCR underlying volume"),
+    _rate("BGCR", "Broad General Collateral Rate", "nyfed"),
+    _volume_bn("BGCRVOL", "BGCR underlying volume"),
+    _rate("EFFR", "Effective Federal Funds Rate", "nyfed", "09:00"),
+    _rate("EFFR1", "EFFR 1st percentile", "nyfed", "09:00"),
+    _rate("EFFR99", "EFFR 99th percentile", "nyfed", "09:00"),
+    _volume_bn("EFFRVOL", "EFFR underlying volume"),
+    _rate("OBFR", "Overnight Bank Funding Rate", "nyfed", "09:00"),
+    _volume_bn("OBFRVOL", "OBFR underlying volume"),
+    _policy("IORB", "Interest rate on reserve balances (from 2021-07-29)"),
+    _policy("IOER", "Interest rate on excess reserves (to 2021-07-28)"),
+    _policy("DFEDTARL", "FOMC target range, lower limit"),
+    _policy("DFEDTARU", "FOMC target range, upper limit"),
+    SeriesSpec(
+        "RRPONTSYD", "Overnight reverse repo, Treasury securities sold, total accepted", "usd", "daily",
+        "nyfed", "same_day", dt.time(13, 30), min_value=0.0, max_value=1e13, file_multiplier=1e9,
+    ),
+    SeriesSpec(
+        "RPONTTLD", "Repo operations accepted (standing repo facility since 2021)", "usd", "daily",
+        "nyfed", "same_day", dt.time(14, 0), min_value=0.0, max_value=1e13, file_multiplier=1e9,
+    ),
+    _h41("WRESBAL", "Reserve balances with Federal Reserve Banks, week average"),
+    _h41("WALCL", "Federal Reserve total assets, Wednesday level"),
+    _h41("TREAST", "Treasury securities held outright by the Fed, Wednesday level"),
+    _h41("WDTGAL", "Treasury General Account, Wednesday level"),
+    _h41("WTREGEN", "Treasury General Account, week average"),
+    SeriesSpec(
+        "USGSEC", "Treasury and agency securities, all commercial banks (H.8)", "usd", "weekly",
+        "fed_h8", "h8_friday", dt.time(16, 15), min_value=0.0, max_value=5e13, file_multiplier=1e6,
+    ),
+    SeriesSpec(
+        "TGA_DTS_CLOSE", "TGA closing balance, Daily Treasury Statement", "usd", "daily",
+        "treasury_dts", "next_business_day", dt.time(16, 0), min_value=0.0, max_value=1e13,
+        file_multiplier=1e6,
+    ),
+    SeriesSpec(
+        "TGA_DTS_OPEN", "TGA opening balance, Daily Treasury Statement", "usd", "daily",
+        "treasury_dts", "next_business_day", dt.time(16, 0), min_value=0.0, max_value=1e13,
+        file_multiplier=1e6,
+    ),
+    _rate("DGS10", "10-year Treasury constant maturity yield (H.15)", "fed_h15", "16:15"),
+    _rate("DGS3MO", "3-month Treasury constant maturity yield (H.15)", "fed_h15", "16:15"),
+    SeriesSpec(
+        "DEXJPUS", "Japanese yen per US dollar, noon buying rate (H.10)", "jpy_per_usd", "daily",
+        "fred", "next_business_day", dt.time(16, 15), min_value=1.0, max_value=1000.0,
+    ),
+    SeriesSpec(
+        "JP_POLICY", "Bank of Japan policy rate (BIS)", "percent", "daily", "bis", "next_business_day",
+        dt.time(8, 0), min_value=-5.0, max_value=25.0,
+    ),
+)  # fmt: skip
+
+SERIES: dict[str, SeriesSpec] = {spec.id: spec for spec in _ALL_SERIES}
+
+SIGNALS: dict[str, SignalSpec] = {
+    spec.id: spec
+    for spec in (
+        SignalSpec(
+            "sofr_iorb_spread_bp",
+            "SOFR minus the rate paid on reserves (IORB; IOER before 2021-07-29), basis points",
+            "bp",
+            ("SOFR", "IORB", "IOER"),
+        ),
+    )
+}
+
+
+def get_series(series_id: str) -> SeriesSpec:
+    """The catalogue entry for ``series_id``; :class:`UnknownSeriesError` if there is none."""
+    try:
+        return SERIES[series_id]
+    except KeyError:
+        raise UnknownSeriesError(series_id) from None
+
+
+def _release_date(spec: SeriesSpec, observation_date: dt.date) -> dt.date:
+    if spec.release == "in_force":
+        return observation_date
+    if spec.release == "same_day":
+        day = observation_date
+        while not is_business_day(day):
+            day = next_business_day(day)
+        return day
+    if spec.release == "next_business_day":
+        return next_business_day(observation_date)
+    if spec.release == "h41_thursday":
+        # Wednesday levels, released the next day (a Thursday holiday pushes it to the next business day).
+        day = observation_date + dt.timedelta(days=1)
+        return day if is_business_day(day) else next_business_day(day)
+    # H.8: the Friday of the following week (nine days after the Wednesday it reports).
+    day = observation_date + dt.timedelta(days=9)
+    return day if is_business_day(day) else next_business_day(day)
+
+
+def published_at(series_id: str, observation_date: dt.date) -> dt.datetime:
+    """When the first print for ``observation_date`` became public, in UTC."""
+    spec = get_series(series_id)
+    local = dt.datetime.combine(_release_date(spec, observation_date), spec.release_time, tzinfo=NEW_YORK)
+    return local.astimezone(dt.UTC)

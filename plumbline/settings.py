@@ -1,0 +1,200 @@
+"""One typed settings object for every plumbline process.
+
+Settings come, in increasing precedence, from the defaults below, an optional TOML file
+(``PLUMBLINE_CONFIG`` or ``--config``) and ``PLUMBLINE_*`` environment variables. Every value is
+validated once, at start: a bad value raises :class:`SettingsError` whose message is one line
+naming the setting, so a misconfigured worker never starts half-way.
+
+>>> s = load_settings(env={"PLUMBLINE_BROKER_PORT": "29092"})
+>>> s.broker_port, s.bootstrap_servers
+(29092, '127.0.0.1:29092')
+>>> load_settings(env={"PLUMBLINE_BROKER_PORT": "abc"})
+Traceback (most recent call last):
+...
+plumbline.settings.SettingsError: PLUMBLINE_BROKER_PORT: 'abc' is not an integer
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+import typing
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, get_type_hints
+
+__all__ = ["Settings", "SettingsError", "load_settings"]
+
+ENV_PREFIX = "PLUMBLINE_"
+_SECRET_FIELDS = frozenset({"fred_api_key"})
+
+
+class SettingsError(ValueError):
+    """A setting has a value plumbline cannot use; the message names the setting."""
+
+
+def _default_state_dir() -> Path:
+    return Path.cwd() / ".plumbline"
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """Effective configuration. Field ``x`` is read from ``PLUMBLINE_X`` (upper case)."""
+
+    # Network: everything local binds loopback only.
+    bind_host: str = "127.0.0.1"
+    broker_port: int = 19092
+    prometheus_port: int = 19090
+    alertmanager_port: int = 19093
+    webhook_port: int = 19095
+    metrics_port: int = 19100
+
+    # Topics are created explicitly by `plumbline stack up`, never auto-created (see docs/architecture.md).
+    topic_prints: str = "plumbline.prints.v1"
+    topic_signals: str = "plumbline.signals.v1"
+    topic_alerts: str = "plumbline.alerts.v1"
+    topic_dead_letter: str = "plumbline.dead-letter.v1"
+    topic_partitions: int = 1
+
+    # Faust consumer-group timing. The embedded broker holds a join for about half the session
+    # timeout, so Faust's 60 s default would mean 30 s before the first event.
+    app_id: str = "plumbline"
+    session_timeout_seconds: float = 6.0
+    heartbeat_interval_seconds: float = 1.0
+
+    # Directories. state_dir holds pid files, logs, Prometheus TSDB and received alerts.
+    state_dir: Path = dataclasses.field(default_factory=_default_state_dir)
+    cache_dir: Path | None = None
+    data_dir: Path | None = None
+
+    # Prometheus / Alertmanager timing for the local stack (fast, so replays show alerts in seconds).
+    scrape_interval_seconds: float = 1.0
+    evaluation_interval_seconds: float = 1.0
+
+    # The first detector: SOFR - policy rate spread persistence with hysteresis.
+    spread_enter_level_bp: float = 5.0
+    spread_exit_level_bp: float = 2.0
+    spread_window_k: int = 3
+    spread_window_n: int = 5
+    spread_max_gap_days: float = 10.0
+
+    # Secrets (masked by `plumbline config`).
+    fred_api_key: str | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("broker_port", "prometheus_port", "alertmanager_port", "webhook_port", "metrics_port"):
+            port = getattr(self, name)
+            if not 1 <= port <= 65535:
+                raise SettingsError(f"{_env_name(name)}: {port} is not a TCP port (1-65535)")
+        if self.topic_partitions < 1:
+            raise SettingsError(f"{_env_name('topic_partitions')}: must be at least 1")
+        if not 0 < self.heartbeat_interval_seconds < self.session_timeout_seconds:
+            raise SettingsError(
+                f"{_env_name('heartbeat_interval_seconds')}: must be positive and below "
+                f"{_env_name('session_timeout_seconds')} ({self.session_timeout_seconds})"
+            )
+        if self.spread_exit_level_bp > self.spread_enter_level_bp:
+            raise SettingsError(
+                f"{_env_name('spread_exit_level_bp')}: {self.spread_exit_level_bp} is above "
+                f"{_env_name('spread_enter_level_bp')} ({self.spread_enter_level_bp}); hysteresis needs exit <= enter"
+            )
+        if not 1 <= self.spread_window_k <= self.spread_window_n:
+            raise SettingsError(f"{_env_name('spread_window_k')}: need 1 <= k <= n ({self.spread_window_n})")
+        if self.data_dir is not None and not self.data_dir.is_dir():
+            raise SettingsError(f"{_env_name('data_dir')}: {self.data_dir} is not a directory")
+
+    @property
+    def bootstrap_servers(self) -> str:
+        """``host:port`` of the broker, as kafka-python wants it."""
+        return f"{self.bind_host}:{self.broker_port}"
+
+    @property
+    def broker_url(self) -> str:
+        """The broker URL as Faust wants it."""
+        return f"kafka://{self.bootstrap_servers}"
+
+    @property
+    def all_topics(self) -> tuple[str, ...]:
+        """Every topic plumbline owns, in pipeline order."""
+        return (self.topic_prints, self.topic_signals, self.topic_alerts, self.topic_dead_letter)
+
+    def masked(self) -> dict[str, str]:
+        """Every setting by environment-variable name, secrets masked, for display."""
+        out: dict[str, str] = {}
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            if field.name in _SECRET_FIELDS and value:
+                shown = "****" + str(value)[-2:] if len(str(value)) > 6 else "****"
+            else:
+                shown = "" if value is None else str(value)
+            out[_env_name(field.name)] = shown
+        return out
+
+
+def _env_name(field_name: str) -> str:
+    return ENV_PREFIX + field_name.upper()
+
+
+def _coerce(name: str, raw: Any, annotation: Any) -> Any:
+    """Turn a TOML or environment value into the field's type, or fail naming the setting."""
+    label = _env_name(name)
+    args = set(typing.get_args(annotation)) or {annotation}
+    text = raw.strip() if isinstance(raw, str) else raw
+    if type(None) in args and (raw is None or text == ""):
+        return None
+    try:
+        if int in args:
+            if isinstance(raw, bool) or (isinstance(raw, float) and not raw.is_integer()):
+                raise ValueError
+            return int(text)
+        if float in args:
+            if isinstance(raw, bool):
+                raise ValueError
+            value = float(text)
+            if value != value:  # NaN never makes sense as a setting
+                raise ValueError
+            return value
+    except (TypeError, ValueError):
+        noun = "an integer" if int in args else "a number"
+        raise SettingsError(f"{label}: {raw!r} is not {noun}") from None
+    if Path in args:
+        return Path(str(text)).expanduser()
+    return str(text)
+
+
+def load_settings(
+    env: Mapping[str, str] | None = None,
+    config_file: str | Path | None = None,
+    **overrides: Any,
+) -> Settings:
+    """Build :class:`Settings` from defaults, a TOML file, the environment and explicit overrides."""
+    env = os.environ if env is None else env
+    hints = get_type_hints(Settings)
+    names = {f.name for f in dataclasses.fields(Settings)}
+    values: dict[str, Any] = {}
+
+    path = config_file or env.get(ENV_PREFIX + "CONFIG")
+    if path:
+        path = Path(path).expanduser()
+        try:
+            table = tomllib.loads(path.read_text())
+        except FileNotFoundError:
+            raise SettingsError(f"{ENV_PREFIX}CONFIG: {path} does not exist") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise SettingsError(f"{ENV_PREFIX}CONFIG: {path} is not valid TOML ({exc})") from None
+        table = table.get("plumbline", table)
+        for key, raw in table.items():
+            if key not in names:
+                raise SettingsError(f"{ENV_PREFIX}CONFIG: unknown setting {key!r} in {path}")
+            values[key] = _coerce(key, raw, hints[key])
+
+    for key in names:
+        raw = env.get(_env_name(key))
+        if raw is not None:
+            values[key] = _coerce(key, raw, hints[key])
+    for key, raw in overrides.items():
+        if key not in names:
+            raise SettingsError(f"unknown setting {key!r}")
+        values[key] = raw if raw is None else _coerce(key, raw, hints[key])
+    return Settings(**values)
