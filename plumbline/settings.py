@@ -83,6 +83,11 @@ class Settings:
     fred_api_key: str | None = None
 
     def __post_init__(self) -> None:
+        # Child processes run with other working directories: every path is made absolute once.
+        for name in ("state_dir", "cache_dir", "data_dir"):
+            value = getattr(self, name)
+            if value is not None:
+                object.__setattr__(self, name, Path(value).expanduser().resolve())
         for name in ("broker_port", "prometheus_port", "alertmanager_port", "webhook_port", "metrics_port"):
             port = getattr(self, name)
             if not 1 <= port <= 65535:

@@ -1,0 +1,30 @@
+"""``plumbline worker``: run one Faust worker of the pipeline, with its metrics endpoint."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from typing import Any
+
+from plumbline.settings import Settings
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser("worker", help="run a Faust worker (what `stack up` starts)")
+    parser.add_argument("--loglevel", default="info", choices=["crit", "error", "warn", "info", "debug"])
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    import faust
+    from prometheus_client import CollectorRegistry, start_http_server
+
+    from streams.app import create_app
+
+    registry = CollectorRegistry()
+    worker = create_app(settings, registry=registry)
+    # Metrics are served on loopback by prometheus_client's own thread; Faust's web server stays off.
+    start_http_server(settings.metrics_port, addr=settings.bind_host, registry=registry)
+    logging.getLogger("plumbline").setLevel(logging.INFO)
+    faust.Worker(worker.app, loglevel=args.loglevel, quiet=True).execute_from_commandline()
+    return 0

