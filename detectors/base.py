@@ -16,7 +16,16 @@ import abc
 import math
 from typing import Any, ClassVar, Self
 
-__all__ = ["REGISTRY", "Detector", "register", "value_of"]
+__all__ = [
+    "REGISTRY",
+    "Detector",
+    "from_json_float",
+    "register",
+    "signals_of",
+    "timestamp_of",
+    "to_json_float",
+    "value_of",
+]
 
 REGISTRY: dict[str, type[Detector]] = {}
 
@@ -40,6 +49,48 @@ def value_of(x: dict[str, float]) -> float:
         return math.nan
 
 
+def timestamp_of(x: dict[str, float]) -> float | None:
+    """``x["timestamp"]`` as POSIX seconds, or None when it is absent or not a finite number."""
+    timestamp = x.get("timestamp")
+    if timestamp is None or isinstance(timestamp, bool):
+        return None
+    try:
+        seconds = float(timestamp)
+    except (TypeError, ValueError):
+        return None
+    return seconds if math.isfinite(seconds) else None
+
+
+def signals_of(x: dict[str, float]) -> dict[str, float]:
+    """The named signals of a multivariate observation: every key but ``timestamp``, as floats.
+
+    Values that are missing or not numbers become NaN, so a detector sees the hole instead of a
+    made-up value.
+    """
+    signals: dict[str, float] = {}
+    for key, raw in x.items():
+        if key == "timestamp":
+            continue
+        signals[key] = value_of({"value": raw})
+    return signals
+
+
+def to_json_float(value: float) -> float | str | None:
+    """A float as JSON can carry it: NaN becomes None and infinities become ``"inf"``/``"-inf"``."""
+    if math.isnan(value):
+        return None
+    if math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    return value
+
+
+def from_json_float(value: float | str | None) -> float:
+    """The inverse of :func:`to_json_float`."""
+    if value is None:
+        return math.nan
+    return float(value)
+
+
 class Detector(abc.ABC):
     """Base class of every plumbline detector.
 
@@ -48,6 +99,8 @@ class Detector(abc.ABC):
     """
 
     name: ClassVar[str]
+    #: True for detectors that read a dict of named signals instead of ``x["value"]``.
+    multivariate: ClassVar[bool] = False
 
     @abc.abstractmethod
     def learn_one(self, x: dict[str, float]) -> None:

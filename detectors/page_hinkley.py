@@ -1,0 +1,184 @@
+"""River's Page-Hinkley test, wrapped in the plumbline contract with daily-data defaults."""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Literal
+
+from river import drift
+
+from detectors._rolling import MAD_TO_SIGMA
+from detectors.base import Detector, from_json_float, register, to_json_float, value_of
+
+__all__ = ["PageHinkley"]
+
+
+@register
+class PageHinkley(Detector):
+    """Page-Hinkley test for a change in the mean, via ``river.drift.PageHinkley``.
+
+    River's parameters are in the series' own units (``delta`` and ``threshold`` of 0.005 and 50
+    suit a stream of values near 1). To give one default for every funding signal, the wrapper
+    feeds River ``(x - center) / scale``, where the first ``warmup`` observations fix the center
+    (median) and scale (MAD times 1.4826, floored at ``min_scale``): ``delta`` and ``threshold``
+    are then in standard deviations of that early stretch. The forgetting factor ``alpha`` is set
+    so an observation weighs about half after three months of daily prints.
+
+    State: River's Page-Hinkley is plain Python; its running mean, cumulative sums and extremes
+    are written to the snapshot as numbers.
+
+    Score: the Page-Hinkley statistic that ``x`` would produce, divided by ``threshold`` (1.0 or
+    more means a drift); 0.0 during warm-up, NaN for a missing value. Alarm: a drift was detected
+    at the last update.
+
+    Parameters
+    ----------
+    min_instances, delta, threshold, alpha, mode
+        As in ``river.drift.PageHinkley``, on the standardised scale.
+    warmup
+        Observations that fix the scale.
+    min_scale
+        Floor on the scale, in the series' units.
+
+    Examples
+    --------
+    SOFR minus IORB (bp), upward changes only: the climb of the spread above IORB in the autumn
+    of 2025 is a drift (from late August, ahead of the Q4 episode); the calm of 2021 is not.
+
+    >>> from detectors._calendar import date_of_timestamp
+    >>> from detectors._examples import observations, spread_bp
+    >>> detector = PageHinkley(mode="up", min_scale=2.0)
+    >>> drifts = []
+    >>> for x in observations(spread_bp("2025-01-01", "2025-12-31")):
+    ...     detector.learn_one(x)
+    ...     if detector.alarm:
+    ...         drifts.append(date_of_timestamp(x["timestamp"]).isoformat())
+    >>> drifts[:1]
+    ['2025-08-25']
+    >>> quiet = PageHinkley(mode="up", min_scale=2.0)
+    >>> sum(quiet.learn_one(x) or quiet.alarm for x in observations(spread_bp("2021-01-01", "2021-12-31")))
+    0
+    """
+
+    name = "page_hinkley"
+
+    def __init__(
+        self,
+        min_instances: int = 20,
+        delta: float = 0.25,
+        threshold: float = 25.0,
+        alpha: float = 0.99,
+        mode: Literal["both", "up", "down"] = "both",
+        warmup: int = 20,
+        min_scale: float = 0.0,
+    ) -> None:
+        if warmup < 2:
+            raise ValueError(f"warmup must be at least 2, got {warmup}")
+        self.min_instances = int(min_instances)
+        self.delta = float(delta)
+        self.threshold = float(threshold)
+        self.alpha = float(alpha)
+        self.mode: Literal["both", "up", "down"] = mode
+        self.warmup = int(warmup)
+        self.min_scale = float(min_scale)
+        self._river = self._new_river()
+        self._warmup_values: list[float] = []
+        self._center = math.nan
+        self._scale = math.nan
+
+    def _new_river(self) -> drift.PageHinkley:
+        return drift.PageHinkley(
+            min_instances=self.min_instances,
+            delta=self.delta,
+            threshold=self.threshold,
+            alpha=self.alpha,
+            mode=self.mode,
+        )
+
+    def params(self) -> dict[str, Any]:
+        return {
+            "min_instances": self.min_instances,
+            "delta": self.delta,
+            "threshold": self.threshold,
+            "alpha": self.alpha,
+            "mode": self.mode,
+            "warmup": self.warmup,
+            "min_scale": self.min_scale,
+        }
+
+    def score_one(self, x: dict[str, float]) -> float:
+        value = value_of(x)
+        if math.isnan(value):
+            return math.nan
+        if math.isnan(self._scale) or math.isinf(value):
+            return 0.0 if math.isnan(self._scale) else math.inf
+        river = self._river
+        z = (value - self._center) / self._scale
+        if river.drift_detected:
+            # River restarts on the update after a drift: score against a fresh test.
+            count, mean, sum_increase, sum_decrease = 0.0, 0.0, 0.0, 0.0
+            min_increase, max_decrease = math.inf, -1.0
+        else:
+            count, mean = river._x_mean.n, river._x_mean._mean
+            sum_increase, sum_decrease = river._sum_increase, river._sum_decrease
+            min_increase, max_decrease = river._min_increase, river._max_decrease
+        count += 1.0
+        mean += (z - mean) / count
+        deviation = z - mean
+        sum_increase = self.alpha * sum_increase + deviation - self.delta
+        sum_decrease = self.alpha * sum_decrease + deviation + self.delta
+        increase = sum_increase - min(min_increase, sum_increase)
+        decrease = max(max_decrease, sum_decrease) - sum_decrease
+        statistic = {"up": increase, "down": decrease}.get(self.mode, max(increase, decrease))
+        return statistic / self.threshold
+
+    def learn_one(self, x: dict[str, float]) -> None:
+        value = x.get("value")
+        if type(value) is not float:
+            value = value_of(x)
+        if value - value != 0.0:  # NaN or infinite
+            return
+        if self._scale == self._scale:  # warmed up (not NaN)
+            self._river.update((value - self._center) / self._scale)  # type: ignore[no-untyped-call]
+            return
+        self._warmup_values.append(value)
+        if len(self._warmup_values) == self.warmup:
+            ordered = sorted(self._warmup_values)
+            center = ordered[len(ordered) // 2]
+            mad = sorted(abs(v - center) for v in ordered)[len(ordered) // 2]
+            scale = max(MAD_TO_SIGMA * mad, self.min_scale)
+            self._center, self._scale = center, scale if scale > 0 else max(abs(center) * 1e-3, 1e-9)
+            self._warmup_values = []
+
+    @property
+    def alarm(self) -> bool:
+        return bool(self._river.drift_detected)
+
+    def _state(self) -> dict[str, Any]:
+        river = self._river
+        return {
+            "warmup_values": list(self._warmup_values),
+            "center": to_json_float(self._center),
+            "scale": to_json_float(self._scale),
+            "count": river._x_mean.n,
+            "mean": river._x_mean._mean,
+            "sum_increase": river._sum_increase,
+            "sum_decrease": river._sum_decrease,
+            "min_increase": to_json_float(river._min_increase),
+            "max_decrease": to_json_float(river._max_decrease),
+            "drift_detected": river.drift_detected,
+        }
+
+    def _set_state(self, state: dict[str, Any]) -> None:
+        self._warmup_values = [float(v) for v in state["warmup_values"]]
+        self._center = from_json_float(state["center"])
+        self._scale = from_json_float(state["scale"])
+        river = self._new_river()
+        river._x_mean.n = float(state["count"])
+        river._x_mean._mean = float(state["mean"])
+        river._sum_increase = float(state["sum_increase"])
+        river._sum_decrease = float(state["sum_decrease"])
+        river._min_increase = from_json_float(state["min_increase"])
+        river._max_decrease = from_json_float(state["max_decrease"])  # type: ignore[assignment]
+        river._drift_detected = bool(state["drift_detected"])
+        self._river = river
