@@ -6,7 +6,7 @@ import collections
 import math
 from typing import Any
 
-from detectors.base import Detector, register, value_of
+from detectors.base import Detector, from_json_float, register, to_json_float, value_of
 
 __all__ = ["PersistenceThreshold"]
 
@@ -125,16 +125,14 @@ class PersistenceThreshold(Detector):
         return self._alarm
 
     def _state(self) -> dict[str, Any]:
-        # NaN is not JSON: missing values are stored as None.
+        # NaN and infinities are not JSON: missing values are stored as None, infinities as strings.
         return {
-            "window": [None if math.isnan(v) else v for v in self._window],
+            "window": [to_json_float(v) for v in self._window],
             "alarm": self._alarm,
             "last_timestamp": self._last_timestamp,
         }
 
     def _set_state(self, state: dict[str, Any]) -> None:
-        self._window = collections.deque(
-            (math.nan if v is None else float(v) for v in state["window"]), maxlen=self.n
-        )
+        self._window = collections.deque((from_json_float(v) for v in state["window"]), maxlen=self.n)
         self._alarm = bool(state["alarm"])
         self._last_timestamp = state["last_timestamp"]
