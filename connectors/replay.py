@@ -34,9 +34,7 @@ class ReplayPlan:
     prints: tuple[Print, ...]
 
 
-def plan_replay(
-    data_dir: Path | None, series: Sequence[str], start: dt.date, end: dt.date
-) -> ReplayPlan:
+def plan_replay(data_dir: Path | None, series: Sequence[str], start: dt.date, end: dt.date) -> ReplayPlan:
     """Read the window's prints of ``series`` from the data directory, in publication order."""
     collected: list[Print] = []
     for series_id in series:

@@ -149,6 +149,10 @@ _ALL_SERIES = (
         "RPONTTLD", "Repo operations accepted (standing repo facility since 2021)", "usd", "daily",
         "nyfed", "same_day", dt.time(14, 0), min_value=0.0, max_value=1e13, file_multiplier=1e9,
     ),
+    SeriesSpec(
+        "RRPONTSYAWARD", "Overnight reverse repo award rate (ON RRP offering rate)", "percent", "daily",
+        "nyfed", "same_day", dt.time(13, 30), min_value=-1.0, max_value=25.0,
+    ),
     _h41("WRESBAL", "Reserve balances with Federal Reserve Banks, week average"),
     _h41("WALCL", "Federal Reserve total assets, Wednesday level"),
     _h41("TREAST", "Treasury securities held outright by the Fed, Wednesday level"),

@@ -149,7 +149,9 @@ class Print(_Record):
         if spec is None:
             raise RecordError("unknown_series", str(UnknownSeriesError(self.series_id)))
         if not math.isfinite(self.value):
-            raise RecordError("not_finite", f"{self.series_id} {self.observation_date}: value is {self.value}")
+            raise RecordError(
+                "not_finite", f"{self.series_id} {self.observation_date}: value is {self.value}"
+            )
         if self.unit != spec.unit:
             raise RecordError(
                 "unit_mismatch", f"{self.series_id}: unit {self.unit!r}, the catalogue says {spec.unit!r}"
@@ -157,8 +159,8 @@ class Print(_Record):
         if not spec.min_value <= self.value <= spec.max_value:
             raise RecordError(
                 "out_of_range",
-                f"{self.series_id} {self.observation_date}: {self.value} {self.unit} is outside the plausible "
-                f"range [{spec.min_value}, {spec.max_value}]",
+                f"{self.series_id} {self.observation_date}: {self.value} {self.unit} is outside the "
+                f"plausible range [{spec.min_value}, {spec.max_value}]",
             )
         if self.vintage < 1:
             raise RecordError("bad_field", f"vintage must be >= 1, got {self.vintage}")

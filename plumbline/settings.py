@@ -82,6 +82,26 @@ class Settings:
     # Secrets (masked by `plumbline config`).
     fred_api_key: str | None = None
 
+    # Connectors (docs/connectors.md). The archive is the source of truth for every print ever accepted;
+    # by default it lives next to the rest of the state, not in the cache, because losing it loses history.
+    archive_path: Path | None = None
+    http_timeout_seconds: float = 20.0
+    http_max_attempts: int = 5
+    http_backoff_base_seconds: float = 1.0
+    http_backoff_max_seconds: float = 60.0
+    # A Retry-After longer than this is not slept through inside one request: the poller reschedules.
+    http_retry_after_max_seconds: float = 300.0
+    # Minimum spacing of requests to one source (host); FRED allows 120 requests a minute per key.
+    source_min_interval_seconds: float = 1.0
+    poll_retry_seconds: float = 300.0
+    poll_window_hours: float = 6.0
+    poll_lookback_days: int = 10
+    nyfed_base_url: str = "https://markets.newyorkfed.org"
+    fred_base_url: str = "https://fred.stlouisfed.org"
+    fred_api_base_url: str = "https://api.stlouisfed.org"
+    fiscaldata_base_url: str = "https://api.fiscaldata.treasury.gov/services/api/fiscal_service"
+    fed_ddp_base_url: str = "https://www.federalreserve.gov/datadownload"
+
     def __post_init__(self) -> None:
         # Child processes run with other working directories: every path is made absolute once.
         for name in ("state_dir", "cache_dir", "data_dir"):
@@ -102,12 +122,35 @@ class Settings:
         if self.spread_exit_level_bp > self.spread_enter_level_bp:
             raise SettingsError(
                 f"{_env_name('spread_exit_level_bp')}: {self.spread_exit_level_bp} is above "
-                f"{_env_name('spread_enter_level_bp')} ({self.spread_enter_level_bp}); hysteresis needs exit <= enter"
+                f"{_env_name('spread_enter_level_bp')} ({self.spread_enter_level_bp}); "
+                "hysteresis needs exit <= enter"
             )
         if not 1 <= self.spread_window_k <= self.spread_window_n:
             raise SettingsError(f"{_env_name('spread_window_k')}: need 1 <= k <= n ({self.spread_window_n})")
         if self.data_dir is not None and not self.data_dir.is_dir():
             raise SettingsError(f"{_env_name('data_dir')}: {self.data_dir} is not a directory")
+        self._validate_connector_settings()
+
+    def _validate_connector_settings(self) -> None:
+        if self.archive_path is not None:
+            object.__setattr__(self, "archive_path", Path(self.archive_path).expanduser().resolve())
+        for name in (
+            "http_timeout_seconds", "http_backoff_base_seconds", "http_backoff_max_seconds",
+            "http_retry_after_max_seconds", "poll_retry_seconds", "poll_window_hours",
+        ):  # fmt: skip
+            if not getattr(self, name) > 0:
+                raise SettingsError(f"{_env_name(name)}: must be positive, got {getattr(self, name)}")
+        if self.source_min_interval_seconds < 0:
+            raise SettingsError(f"{_env_name('source_min_interval_seconds')}: must not be negative")
+        if self.http_max_attempts < 1:
+            raise SettingsError(f"{_env_name('http_max_attempts')}: must be at least 1")
+        if self.poll_lookback_days < 0:
+            raise SettingsError(f"{_env_name('poll_lookback_days')}: must not be negative")
+        for name in (
+            "nyfed_base_url", "fred_base_url", "fred_api_base_url", "fiscaldata_base_url", "fed_ddp_base_url",
+        ):  # fmt: skip
+            if not str(getattr(self, name)).startswith(("http://", "https://")):
+                raise SettingsError(f"{_env_name(name)}: {getattr(self, name)!r} is not an http(s) URL")
 
     @property
     def bootstrap_servers(self) -> str:

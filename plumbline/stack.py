@@ -9,7 +9,9 @@ starts, with one line that says what to do.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import functools
 import json
 import os
 import shutil
@@ -82,7 +84,8 @@ def _system_binary(name: str) -> str:
     path = shutil.which(name)
     if path is None:
         raise StackError(
-            f"{name} not found on PATH: run `make install` (apt-get install prometheus prometheus-alertmanager)"
+            f"{name} not found on PATH: run `make install` "
+            "(apt-get install prometheus prometheus-alertmanager)"
         )
     return path
 
@@ -269,7 +272,9 @@ def create_topics(settings: Settings, timeout_seconds: float = 20.0) -> list[str
     deadline = time.monotonic() + timeout_seconds
     while True:
         try:
-            admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap_servers, client_id="plumbline-admin")
+            admin = KafkaAdminClient(
+                bootstrap_servers=settings.bootstrap_servers, client_id="plumbline-admin"
+            )
             break
         except KafkaError as exc:
             if time.monotonic() > deadline:
@@ -329,8 +334,10 @@ def up(
                 start_new_session=True,  # survives the CLI; `down` signals it by pid
             )
         _pid_file(settings, component.name).write_text(json.dumps({"pid": process.pid, "argv": argv}))
-        if not _wait(lambda c=component, p=process: c.ready(settings) or p.poll() is not None, timeout_seconds):
-            raise StackError(f"{component.name} did not become ready in {timeout_seconds:.0f} s: see {log_path}")
+        if not _wait(functools.partial(_ready_or_exited, component, process, settings), timeout_seconds):
+            raise StackError(
+                f"{component.name} did not become ready in {timeout_seconds:.0f} s: see {log_path}"
+            )
         if process.poll() is not None:
             _pid_file(settings, component.name).unlink(missing_ok=True)
             tail = log_path.read_text(errors="replace").strip().splitlines()[-3:]
@@ -352,11 +359,19 @@ def down(settings: Settings, say: Callable[[str], None] = print, timeout_seconds
             pid_file.unlink(missing_ok=True)
             continue
         os.kill(pid, signal.SIGTERM)
-        if not _wait(lambda p=pid: not _alive(p), timeout_seconds):
+        if not _wait(functools.partial(_gone, pid), timeout_seconds):
             os.kill(pid, signal.SIGKILL)
-            _wait(lambda p=pid: not _alive(p), 2.0)
+            _wait(functools.partial(_gone, pid), 2.0)
         pid_file.unlink(missing_ok=True)
         say(f"stopped {component.name:<12} pid {pid}")
+
+
+def _ready_or_exited(component: Component, process: subprocess.Popen[bytes], settings: Settings) -> bool:
+    return component.ready(settings) or process.poll() is not None
+
+
+def _gone(pid: int) -> bool:
+    return not _alive(pid)
 
 
 def _alive(pid: int) -> bool:
@@ -365,10 +380,8 @@ def _alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     # A zombie child (when `up` ran in this process) counts as gone.
-    try:
+    with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass
     try:
         state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
     except OSError:

@@ -23,7 +23,7 @@ _MAX_BODY_BYTES = 4 * 1024 * 1024
 
 def _handler(out: Path, lock: threading.Lock) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 (http.server naming)
+        def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             if length > _MAX_BODY_BYTES:
                 self.send_error(413, "body too large")
@@ -44,7 +44,7 @@ def _handler(out: Path, lock: threading.Lock) -> type[BaseHTTPRequestHandler]:
             self.send_response(200)
             self.end_headers()
 
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             # Health check for `plumbline stack status`.
             self.send_response(200)
             self.end_headers()

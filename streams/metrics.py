@@ -38,9 +38,9 @@ class PipelineCollector(Collector):
             "Observation date (UTC midnight) of the newest print of each series",
             labels=["series"],
         )
-        for series_id, state in sorted(self.pipeline.series.items()):
-            series_value.add_metric([series_id, SERIES[series_id].unit], state.value)
-            series_time.add_metric([series_id], date_timestamp_seconds(state.observation_date))
+        for series_id, series_state in sorted(self.pipeline.series.items()):
+            series_value.add_metric([series_id, SERIES[series_id].unit], series_state.value)
+            series_time.add_metric([series_id], date_timestamp_seconds(series_state.observation_date))
         signal_value = GaugeMetricFamily(
             "plumbline_signal_value", "Newest value of each derived signal", labels=["signal", "unit"]
         )
@@ -81,7 +81,16 @@ class PipelineCollector(Collector):
             alarm_time.add_metric(labels, date_timestamp_seconds(state.last_date))
             if state.detector.alarm and state.episode_start is not None:
                 episode_start.add_metric(labels, date_timestamp_seconds(state.episode_start))
-        yield from (series_value, series_time, signal_value, signal_time, score, alarm, alarm_time, episode_start)
+        yield from (
+            series_value,
+            series_time,
+            signal_value,
+            signal_time,
+            score,
+            alarm,
+            alarm_time,
+            episode_start,
+        )
 
 
 class PipelineMetrics:

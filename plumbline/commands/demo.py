@@ -25,7 +25,9 @@ SERIES = ("SOFR", "IORB", "IOER")
 
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser("demo", help="run the pipeline over 2019 and 2025 history; show the alerts")
+    parser = subparsers.add_parser(
+        "demo", help="run the pipeline over 2019 and 2025 history; show the alerts"
+    )
     parser.add_argument(
         "--days-per-second", type=float, default=6.0,
         help="replay pace in calendar days of history per second (default 6)",

@@ -32,7 +32,9 @@ def _speed(text: str) -> float | None:
 
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser("replay", help="publish history from the data directory onto the prints topic")
+    parser = subparsers.add_parser(
+        "replay", help="publish history from the data directory onto the prints topic"
+    )
     parser.add_argument("--from", dest="start", type=_date, required=True, metavar="DATE")
     parser.add_argument("--to", dest="end", type=_date, required=True, metavar="DATE")
     parser.add_argument(

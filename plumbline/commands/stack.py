@@ -36,4 +36,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         pid = str(row.pid) if row.pid else "-"
         print(f"{row.name:<12} {state:<8} pid {pid:<7} {row.url}")
     print(f"state directory: {settings.state_dir}")
-    return 0 if all(r.running for r in rows) or args.action == "status" else 1
+    if all(r.running for r in rows):
+        return 0
+    # Like `systemctl status`: 3 means "not (all) running", so scripts can tell it from an error.
+    return 3 if args.action == "status" else 1

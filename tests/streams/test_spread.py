@@ -1,0 +1,64 @@
+"""The SOFR - policy rate spread: the rate in force, waits, repeats and revisions."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from plumbline.catalogue import published_at
+from plumbline.records import Print
+from streams.spread import SofrPolicySpread
+
+
+def make(series_id: str, day: str, value: float, vintage: int = 1) -> Print:
+    date = dt.date.fromisoformat(day)
+    return Print(series_id, date, value, "percent", "test", published_at(series_id, date), vintage)
+
+
+def test_ioer_is_used_before_2021_07_29_and_iorb_from_then() -> None:
+    spread = SofrPolicySpread()
+    spread.on_print(make("IOER", "2021-07-28", 0.15))
+    spread.on_print(make("IORB", "2021-07-29", 0.15))
+    spread.on_print(make("IOER", "2021-07-29", 9.99))  # IOER after the switch is not the rate in force
+    before = spread.on_print(make("SOFR", "2021-07-28", 0.05))
+    after = spread.on_print(make("SOFR", "2021-07-29", 0.05))
+    assert [(s.value, s.inputs) for s in before] == [(-10.0, {"SOFR": "2021-07-28", "IOER": "2021-07-28"})]
+    assert [(s.value, s.inputs) for s in after] == [(-10.0, {"SOFR": "2021-07-29", "IORB": "2021-07-29"})]
+
+
+def test_sofr_before_its_policy_rate_waits_then_emits() -> None:
+    spread = SofrPolicySpread()
+    assert spread.on_print(make("SOFR", "2025-10-31", 4.22)) == []
+    signals = spread.on_print(make("IORB", "2025-10-31", 3.90))
+    assert [(s.observation_date, s.value) for s in signals] == [(dt.date(2025, 10, 31), 32.0)]
+
+
+def test_policy_rate_change_corrects_a_spread_computed_with_the_previous_setting() -> None:
+    spread = SofrPolicySpread()
+    spread.on_print(make("IOER", "2019-09-18", 2.10))
+    first = spread.on_print(make("SOFR", "2019-09-19", 1.95))  # 2019-09-19 setting not seen yet
+    corrected = spread.on_print(make("IOER", "2019-09-19", 1.80))
+    assert [s.value for s in first] == [-15.0]
+    assert [s.value for s in corrected] == [15.0]
+
+
+def test_exact_repeat_is_a_noop_and_revision_emits_a_corrected_signal() -> None:
+    spread = SofrPolicySpread()
+    spread.on_print(make("IOER", "2019-09-17", 2.10))
+    assert len(spread.on_print(make("SOFR", "2019-09-17", 5.25))) == 1
+    assert spread.on_print(make("SOFR", "2019-09-17", 5.25)) == []
+    assert spread.on_print(make("IOER", "2019-09-17", 2.10)) == []
+    revised = spread.on_print(make("SOFR", "2019-09-17", 5.30, vintage=2))
+    assert [s.value for s in revised] == [320.0]
+    # An older vintage arriving late never overrides the revision.
+    assert spread.on_print(make("SOFR", "2019-09-17", 5.25, vintage=1)) == []
+
+
+def test_state_is_bounded_over_years_of_prints() -> None:
+    spread = SofrPolicySpread()
+    day = dt.date(2018, 4, 2)
+    for _ in range(2000):
+        spread.on_print(make("IOER", day.isoformat(), 1.75))
+        spread.on_print(make("SOFR", day.isoformat(), 1.80))
+        day += dt.timedelta(days=1)
+    assert len(spread._sofr) <= 401
+    assert len(spread._policy) <= 402
