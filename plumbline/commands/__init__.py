@@ -12,6 +12,8 @@ COMMAND_MODULES = (
     "plumbline.commands.replay",
     "plumbline.commands.alerts",
     "plumbline.commands.demo",
+    "plumbline.commands.score",
+    "plumbline.commands.evaluate",
 )
 
 __all__ = ["COMMAND_MODULES"]

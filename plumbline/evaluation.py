@@ -1,0 +1,444 @@
+"""Backtest of the detectors on real history: derived funding signals, episodes, calm stretches.
+
+``plumbline evaluate`` runs every candidate detector over every funding signal that can be derived
+from the data directory, in date order (the same detector objects the worker runs, no look-ahead:
+each observation is scored before it is learned, and weekly balance-sheet prints enter the
+multivariate vector on the business day after their Wednesday, when the H.4.1 release makes them
+public). For each run it reports, per episode of ``../shared/DOMAIN.md``, whether an alarm was on in
+the detection window and its lead (negative) or lag in business days from the episode start, and
+the number of alarm onsets per year in the calm stretch.
+
+The result is a markdown table, written between markers into ``docs/detectors.md``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import itertools
+import math
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from detectors import Detector
+from detectors._calendar import business_days_between, is_business_day, previous_business_day
+from detectors.defaults import DEFAULTS, MULTIVARIATE_DEFAULTS, DetectorChoice
+
+__all__ = [
+    "CALM_STRETCH",
+    "EPISODES",
+    "Episode",
+    "EvaluationResult",
+    "Row",
+    "SignalSeries",
+    "candidates",
+    "derive_signals",
+    "evaluate",
+    "render_markdown",
+    "write_generated_section",
+]
+
+START = dt.date(2018, 1, 1)
+IORB_START = dt.date(2021, 7, 29)
+DETECTION_LEAD_BUSINESS_DAYS = 10
+GENERATED_BEGIN = "<!-- BEGIN GENERATED: plumbline evaluate -->"
+GENERATED_END = "<!-- END GENERATED: plumbline evaluate -->"
+_EPOCH = dt.date(1970, 1, 1)
+
+
+@dataclasses.dataclass(frozen=True)
+class Episode:
+    """A stretch of funding stress a good detector must see."""
+
+    id: str
+    start: dt.date
+    end: dt.date
+    description: str
+
+
+EPISODES = (
+    Episode("repo_spike_2019", dt.date(2019, 9, 16), dt.date(2019, 9, 18), "repo spike, Fed repo restarts"),
+    Episode("dash_for_cash_2020", dt.date(2020, 3, 2), dt.date(2020, 3, 31), "dash for cash, QE restarts"),
+    Episode("tga_rebuild_2023", dt.date(2023, 6, 1), dt.date(2023, 9, 29), "TGA rebuild, debt ceiling"),
+    Episode("q4_2025", dt.date(2025, 9, 2), dt.date(2025, 12, 31), "SOFR above IORB, record SRF use"),
+)  # fmt: skip
+
+#: The reserve glut: ON RRP above $2tn, SOFR below IORB; every alarm here is a false alarm.
+CALM_STRETCH = (dt.date(2021, 1, 4), dt.date(2023, 5, 31))
+
+
+@dataclasses.dataclass(frozen=True)
+class SignalSeries:
+    """One derived signal: values by observation date, and where the data has holes."""
+
+    id: str
+    description: str
+    frequency: str
+    values: pd.Series
+    holes: tuple[tuple[dt.date, dt.date], ...] = ()
+
+
+def _read(data_dir: Path, series_id: str) -> pd.Series:
+    frame = pd.read_csv(data_dir / f"{series_id}.csv", parse_dates=["date"])
+    series = frame.set_index("date")["value"].astype(float)
+    return series[series.index >= pd.Timestamp(START)]
+
+
+def _holes(values: pd.Series, max_business_days: int = 10) -> tuple[tuple[dt.date, dt.date], ...]:
+    dates = [d.date() for d in values.index]
+    holes = []
+    for previous, current in itertools.pairwise(dates):
+        if business_days_between(previous, current) > max_business_days:
+            holes.append((previous + dt.timedelta(days=1), current - dt.timedelta(days=1)))
+    return tuple(holes)
+
+
+def derive_signals(data_dir: Path) -> tuple[dict[str, SignalSeries], list[str]]:
+    """Every funding signal derivable from ``data_dir``, and notes on what was skipped."""
+    notes: list[str] = []
+    available = {path.stem for path in data_dir.glob("*.csv")}
+
+    def have(*ids: str) -> bool:
+        missing = [i for i in ids if i not in available]
+        if missing:
+            notes.append(f"missing {', '.join(missing)}.csv: signals built from it are skipped")
+        return not missing
+
+    signals: dict[str, SignalSeries] = {}
+
+    def add(signal_id: str, description: str, values: pd.Series, frequency: str = "daily") -> None:
+        values = values.dropna().sort_index()
+        holes = _holes(values) if frequency == "daily" else ()
+        for first, last in holes:
+            notes.append(f"{signal_id}: no data {first} .. {last} (hole in the copy); those days are skipped")
+        signals[signal_id] = SignalSeries(signal_id, description, frequency, values, holes)
+
+    if not have("IORB", "IOER"):
+        return signals, notes
+    # IOER until 2021-07-28, IORB from 2021-07-29 (IOER.csv carries the settings through weekends).
+    ioer, iorb = _read(data_dir, "IOER"), _read(data_dir, "IORB")
+    policy = pd.concat(
+        [ioer[ioer.index < pd.Timestamp(IORB_START)], iorb[iorb.index >= pd.Timestamp(IORB_START)]]
+    )
+
+    def spread_bp(series_id: str) -> pd.Series:
+        rate = _read(data_dir, series_id)
+        aligned = policy.reindex(rate.index)
+        return ((rate - aligned) * 100.0).round(6)
+
+    for series_id, signal_id, description in (
+        ("SOFR", "sofr_iorb_spread_bp", "SOFR minus IORB (IOER before 2021-07-29), bp"),
+        ("SOFR99", "sofr99_iorb_spread_bp", "SOFR 99th percentile minus IORB, bp"),
+        ("EFFR", "effr_iorb_spread_bp", "EFFR minus IORB, bp"),
+        ("TGCR", "tgcr_iorb_spread_bp", "TGCR minus IORB, bp"),
+    ):
+        if have(series_id):
+            add(signal_id, description, spread_bp(series_id))
+    if have("SOFR", "DFEDTARL", "DFEDTARU"):
+        sofr = _read(data_dir, "SOFR")
+        low = _read(data_dir, "DFEDTARL").reindex(sofr.index)
+        high = _read(data_dir, "DFEDTARU").reindex(sofr.index)
+        add("sofr_range_position_ratio", "SOFR position in the target range, 0 = floor, 1 = ceiling",
+            (sofr - low) / (high - low))  # fmt: skip
+    if have("RRPONTSYD"):
+        add("onrrp_usd_bn", "ON RRP take-up, billions of USD", _read(data_dir, "RRPONTSYD"))
+    if have("WRESBAL"):
+        reserves = _read(data_dir, "WRESBAL") / 1000.0
+        add("reserves_usd_bn", "Reserve balances (WRESBAL), billions of USD", reserves, "weekly")
+        add("reserves_weekly_change_usd_bn", "Week-on-week change of reserves, billions of USD",
+            reserves.diff(), "weekly")  # fmt: skip
+    if have("WDTGAL"):
+        add("tga_usd_bn", "Treasury General Account (WDTGAL), billions of USD",
+            _read(data_dir, "WDTGAL") / 1000.0, "weekly")  # fmt: skip
+    if have("DGS10", "DFEDTARU"):
+        dgs10 = _read(data_dir, "DGS10")
+        add("dgs10_target_top_spread_bp", "10-year yield minus the top of the target range, bp",
+            ((dgs10 - _read(data_dir, "DFEDTARU").reindex(dgs10.index)) * 100.0).round(6))  # fmt: skip
+    return signals, notes
+
+
+def _timestamp(day: dt.date) -> float:
+    return float((day - _EPOCH).days * 86400)
+
+
+def _run(detector: Detector, observations: Iterable[tuple[dt.date, dict[str, float]]]) -> dict[dt.date, bool]:
+    alarms = {}
+    for day, x in observations:
+        detector.learn_one(x)
+        alarms[day] = detector.alarm
+    return alarms
+
+
+def _univariate(series: SignalSeries) -> list[tuple[dt.date, dict[str, float]]]:
+    return [
+        (stamp.date(), {"value": float(value), "timestamp": _timestamp(stamp.date())})
+        for stamp, value in series.values.items()
+    ]
+
+
+def multivariate_observations(signals: dict[str, SignalSeries]) -> list[tuple[dt.date, dict[str, float]]]:
+    """One vector per business day; weekly prints enter the day after their Wednesday."""
+    columns = {}
+    for signal in signals.values():
+        values = signal.values
+        if signal.frequency == "weekly":
+            shifted = [pd.Timestamp(_next_business_day(d.date())) for d in values.index]
+            values = pd.Series(values.to_numpy(), index=pd.DatetimeIndex(shifted))
+        columns[signal.id] = values
+    frame = pd.DataFrame(columns).sort_index()
+    daily = [s.id for s in signals.values() if s.frequency == "daily"]
+    frame = frame[frame[daily].notna().any(axis=1)] if daily else frame
+    out = []
+    for stamp, row in frame.iterrows():
+        day = pd.Timestamp(stamp).date()
+        x = {name: float(v) for name, v in row.items() if not math.isnan(v)}
+        x["timestamp"] = _timestamp(day)
+        out.append((day, x))
+    return out
+
+
+def _next_business_day(day: dt.date) -> dt.date:
+    day += dt.timedelta(days=1)
+    while not is_business_day(day):
+        day += dt.timedelta(days=1)
+    return day
+
+
+@dataclasses.dataclass(frozen=True)
+class Row:
+    """The backtest of one detector configuration on one signal (or on the vector of signals)."""
+
+    signal: str
+    detector: str
+    params: dict[str, Any]
+    episodes: dict[str, int | str | None]  # lead (<0) or lag in business days; None: missed
+    calm_alarms_per_year: float
+    alarm_day_share: float
+    default: bool = False
+
+    @property
+    def detected(self) -> int:
+        """How many episodes were detected."""
+        return sum(isinstance(lag, int) for lag in self.episodes.values())
+
+
+def _daily_alarm_days(alarms: dict[dt.date, bool]) -> list[tuple[dt.date, bool | None]]:
+    """Alarm state on every business day: an observation's state holds until the next one (a weekly
+    print is in force for its week), but not across a hole in the data, where it is None."""
+    if not alarms:
+        return []
+    days = sorted(alarms)
+    out: list[tuple[dt.date, bool | None]] = []
+    day, index = days[0], 0
+    state: bool | None = None
+    last_seen = days[0]
+    while day <= days[-1]:
+        while index < len(days) and days[index] <= day:
+            state, last_seen = alarms[days[index]], days[index]
+            index += 1
+        if is_business_day(day):
+            stale = business_days_between(last_seen, day) > DETECTION_LEAD_BUSINESS_DAYS
+            out.append((day, None if stale else state))
+        day += dt.timedelta(days=1)
+    return out
+
+
+def score_alarms(
+    signal: str, detector: str, params: dict[str, Any], alarms: dict[dt.date, bool], default: bool = False
+) -> Row:
+    """Episode detection, lead/lag and calm-stretch false alarms of one alarm history."""
+    daily = _daily_alarm_days(alarms)
+    episodes: dict[str, int | str | None] = {}
+    for episode in EPISODES:
+        window_start = episode.start
+        for _ in range(DETECTION_LEAD_BUSINESS_DAYS):
+            window_start = previous_business_day(window_start)
+        window = [(day, on) for day, on in daily if window_start <= day <= episode.end]
+        if not any(on is not None for _, on in window):
+            episodes[episode.id] = "no data"
+            continue
+        first = next((day for day, on in window if on), None)
+        episodes[episode.id] = None if first is None else business_days_between(episode.start, first)
+    calm_start, calm_end = CALM_STRETCH
+    before = [on for day, on in daily if day < calm_start]
+    previous = bool(before[-1]) if before else False
+    onsets = 0
+    for day, on in daily:
+        if calm_start <= day <= calm_end:
+            onsets += bool(on) and not previous
+            previous = bool(on)
+    years = (calm_end - calm_start).days / 365.25
+    known = [on for _, on in daily if on is not None]
+    share = sum(known) / len(known) if known else 0.0
+    return Row(signal, detector, params, episodes, onsets / years, share, default)
+
+
+def candidates(signal_id: str) -> list[DetectorChoice]:
+    """Detector configurations tried on one signal: every univariate detector, set for the signal."""
+    from detectors.defaults import SIGNAL_PROFILES
+
+    profile = SIGNAL_PROFILES[signal_id]
+    side, min_scale = profile.stress_side, profile.min_scale
+    choices = [
+        DetectorChoice("robust_zscore", {"side": side, "min_scale": min_scale, "threshold": 5.0}),
+        DetectorChoice("robust_zscore", {"side": side, "min_scale": min_scale, "threshold": 8.0,
+                                         "k": 2, "n": 3}),
+        DetectorChoice("quantile_exceedance", {"side": side, "q": 0.99, "window": 250}),
+        DetectorChoice("quantile_exceedance", {"side": side, "q": 0.99, "window": 250, "k": 3, "n": 5}),
+        DetectorChoice("cusum", {"side": side, "min_scale": min_scale}),
+        DetectorChoice("bocpd", {"min_scale": min_scale}),
+        DetectorChoice("adwin", {}),
+        DetectorChoice("page_hinkley", {"mode": side, "min_scale": min_scale}),
+        DetectorChoice("kswin", {}),
+        DetectorChoice("calibrated", {"detector": "robust_zscore",
+                                      "detector_params": {"side": side, "min_scale": min_scale},
+                                      "alarm_probability": 0.005, "k": 2, "n": 3}),
+    ]  # fmt: skip
+    if profile.persistence_levels is not None:
+        enter, exit_ = profile.persistence_levels
+        choices.insert(
+            0, DetectorChoice("persistence_threshold", {"enter_level": enter, "exit_level": exit_})
+        )
+    return choices
+
+
+@dataclasses.dataclass(frozen=True)
+class EvaluationResult:
+    """Rows, the baselines, notes on skipped data, and how long the default detectors took."""
+
+    rows: list[Row]
+    notes: list[str]
+    defaults_seconds: float
+    observations: int
+
+
+def evaluate(
+    data_dir: Path, *, defaults_only: bool = False, progress: Callable[[str], None] | None = None
+) -> EvaluationResult:
+    """Backtest every candidate (or only the defaults) on every derivable signal."""
+    signals, notes = derive_signals(data_dir)
+    rows: list[Row] = []
+    default_seconds = 0.0
+    observations = 0
+    for signal_id, series in signals.items():
+        observations_of_signal = _univariate(series)
+        default = DEFAULTS.get(signal_id)
+        configs = [default] if defaults_only and default else ([] if defaults_only else candidates(signal_id))
+        if default and default not in configs:
+            configs.append(default)
+        for choice in configs:
+            started = time.perf_counter()
+            alarms = _run(choice.build(), observations_of_signal)
+            if choice == default:
+                default_seconds += time.perf_counter() - started
+                observations += len(observations_of_signal)
+            rows.append(score_alarms(signal_id, choice.detector, choice.params, alarms, choice == default))
+        if progress:
+            progress(signal_id)
+    vectors = multivariate_observations(signals)
+    multivariate = list(MULTIVARIATE_DEFAULTS.values())
+    if not defaults_only:
+        multivariate.append(DetectorChoice("half_space_trees", {}))
+    for choice in multivariate:
+        started = time.perf_counter()
+        alarms = _run(choice.build(), vectors)
+        is_default = choice in MULTIVARIATE_DEFAULTS.values()
+        if is_default:
+            default_seconds += time.perf_counter() - started
+            observations += len(vectors)
+        rows.append(score_alarms("all signals", choice.detector, choice.params, alarms, is_default))
+    rows.extend(_baselines(signals))
+    return EvaluationResult(rows, notes, default_seconds, observations)
+
+
+def _baselines(signals: dict[str, SignalSeries]) -> list[Row]:
+    spread = signals.get("sofr_iorb_spread_bp")
+    if spread is None:
+        return []
+    days = [stamp.date() for stamp in spread.values.index]
+    above = {stamp.date(): bool(value > 0) for stamp, value in spread.values.items()}
+    return [
+        score_alarms("baseline", "never alarm", {}, dict.fromkeys(days, False)),
+        score_alarms("baseline", "always alarm", {}, dict.fromkeys(days, True)),
+        score_alarms("baseline", "plain rule SOFR > IORB", {}, above),
+    ]
+
+
+def _format_params(params: dict[str, Any]) -> str:
+    def short(value: Any) -> str:
+        if isinstance(value, dict):
+            return "{" + ", ".join(f"{k}={short(v)}" for k, v in value.items()) + "}"
+        return str(value)
+
+    return ", ".join(f"{k}={short(v)}" for k, v in params.items()) or "defaults"
+
+
+def _format_lag(lag: int | str | None) -> str:
+    if lag is None:
+        return "missed"
+    if isinstance(lag, str):
+        return lag
+    return f"{lag:+d}"
+
+
+def render_markdown(result: EvaluationResult, command: str = "plumbline evaluate") -> str:
+    """The evaluation table and notes, as the generated section of docs/detectors.md."""
+    header = [
+        "signal",
+        "detector",
+        "parameters",
+        *[e.id for e in EPISODES],
+        "detected",
+        "calm false alarms/yr",
+        "alarm days",
+    ]
+    lines = [
+        GENERATED_BEGIN,
+        f"Produced by `{command}` (data: `$PLUMBLINE_DATA_DIR`). Episode columns: business days from the "
+        f"episode start to the first alarm day in the window [start - {DETECTION_LEAD_BUSINESS_DAYS} "
+        "business days, end] (negative = lead), or `missed`. Calm stretch: "
+        f"{CALM_STRETCH[0]} .. {CALM_STRETCH[1]}; false alarms are alarm onsets there, per year. "
+        "**Bold** rows are the defaults (`detectors/defaults.py`).",
+        "",
+        "| " + " | ".join(header) + " |",
+        "|" + "---|" * len(header),
+    ]
+    for row in result.rows:
+        cells = [
+            row.signal,
+            row.detector,
+            _format_params(row.params),
+            *[_format_lag(row.episodes[e.id]) for e in EPISODES],
+            f"{row.detected}/{sum(lag != 'no data' for lag in row.episodes.values())}",
+            f"{row.calm_alarms_per_year:.1f}",
+            f"{row.alarm_day_share:.0%}",
+        ]
+        if row.default:
+            cells = [f"**{c}**" for c in cells]
+        lines.append("| " + " | ".join(c.replace("|", "/") for c in cells) + " |")
+    lines += ["", "Data notes (skipped, not invented):", ""]
+    lines += [f"- {note}" for note in result.notes] or ["- none"]
+    lines += [
+        "",
+        f"Default detectors over the whole history: {result.observations} observations in "
+        f"{result.defaults_seconds:.2f} s (this machine, this run).",
+        GENERATED_END,
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def write_generated_section(doc_path: Path, section: str) -> None:
+    """Replace the generated section of ``doc_path`` (or append it when there is none)."""
+    text = doc_path.read_text() if doc_path.exists() else "# Detectors\n\n"
+    if GENERATED_BEGIN in text and GENERATED_END in text:
+        before = text[: text.index(GENERATED_BEGIN)]
+        after = text[text.index(GENERATED_END) + len(GENERATED_END) :].lstrip("\n")
+        text = before + section + ("\n" + after if after else "")
+    else:
+        text = text.rstrip("\n") + "\n\n" + section
+    doc_path.parent.mkdir(parents=True, exist_ok=True)
+    doc_path.write_text(text)
