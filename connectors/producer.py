@@ -1,17 +1,20 @@
 """Produce prints onto the prints topic with kafka-python.
 
 Keys are the print's idempotency key (series and observation date), so a repeat of the same print
-lands on the same partition and downstream can treat it as a no-op.
+lands on the same partition and downstream can treat it as a no-op. ``send`` returns the kafka-python
+future, so a caller that must know a print reached the broker (the archive's ``produced_at``) can wait
+on exactly that print. Dead letters go to the dead-letter topic, keyed by their reason.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from types import TracebackType
+from typing import Any
 
 from kafka import KafkaProducer
 
-from plumbline.records import Print
+from plumbline.records import DeadLetter, Print
 from plumbline.settings import Settings
 
 __all__ = ["PrintProducer"]
@@ -22,6 +25,7 @@ class PrintProducer:
 
     def __init__(self, settings: Settings, producer: KafkaProducer | None = None) -> None:
         self.topic = settings.topic_prints
+        self.dead_letter_topic = settings.topic_dead_letter
         self._producer = producer or KafkaProducer(
             bootstrap_servers=settings.bootstrap_servers,
             acks="all",
@@ -31,9 +35,13 @@ class PrintProducer:
             client_id="plumbline-connector",
         )
 
-    def send(self, record: Print) -> None:
-        """Queue one print; :meth:`flush` waits until the broker has it."""
-        self._producer.send(self.topic, key=record.key.encode(), value=record.to_json())
+    def send(self, record: Print) -> Any:
+        """Queue one print; :meth:`flush` waits until the broker has it. Returns the send future."""
+        return self._producer.send(self.topic, key=record.key.encode(), value=record.to_json())
+
+    def send_dead_letter(self, record: DeadLetter) -> Any:
+        """Queue one dead letter on the dead-letter topic. Returns the send future."""
+        return self._producer.send(self.dead_letter_topic, key=record.reason.encode(), value=record.to_json())
 
     def send_all(self, records: Iterable[Print]) -> int:
         """Queue and flush many prints; returns how many were sent."""
@@ -49,6 +57,7 @@ class PrintProducer:
         self._producer.flush(timeout=timeout_seconds)
 
     def close(self) -> None:
+        """Flush what is queued (up to 5 s) and disconnect."""
         self._producer.close(timeout=5)
 
     def __enter__(self) -> PrintProducer:

@@ -1,0 +1,141 @@
+"""Which live source serves which catalogue series, built once from :class:`Settings`.
+
+A :class:`Route` is one upstream request (e.g. the NY Fed SOFR search) and the catalogue series it
+yields (SOFR, its percentiles and volume). :class:`SourceSet` holds one connector per source on one
+shared ``httpx.Client``; connectors of the same host share one rate limit.
+
+>>> import httpx
+>>> from plumbline.settings import load_settings
+>>> sources = SourceSet.from_settings(load_settings(env={}), httpx.Client())
+>>> [route.name for route in sources.routes_for(["SOFR99", "WRESBAL", "RRPONTSYAWARD"])]
+['nyfed:SOFR', 'nyfed:reverserepo', 'fred:WRESBAL']
+>>> sources.uncovered(["SOFR", "JP_POLICY"])
+['JP_POLICY']
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import random
+from collections.abc import Iterable, Mapping
+
+import httpx
+
+from connectors.base import Connector, FetchResult
+from connectors.clock import Clock, SystemClock
+from connectors.fred import FredApi, FredCsv
+from connectors.httpclient import HttpPolicy, SourceClient
+from connectors.nyfed import NewYorkFedOperations, NewYorkFedRates
+from connectors.treasury import TreasuryDts
+from plumbline.catalogue import SERIES, get_series
+from plumbline.settings import Settings
+
+__all__ = ["Route", "SourceSet"]
+
+# First date each upstream history is worth asking for (`plumbline fetch` starts here by default).
+_HISTORY_START: dict[str, dt.date] = {
+    "nyfed:SOFR": dt.date(2018, 4, 2),
+    "nyfed:TGCR": dt.date(2018, 4, 2),
+    "nyfed:BGCR": dt.date(2018, 4, 2),
+    "nyfed:EFFR": dt.date(2016, 3, 1),
+    "nyfed:OBFR": dt.date(2016, 3, 1),
+    "nyfed:reverserepo": dt.date(2003, 1, 1),
+    "nyfed:repo": dt.date(2000, 1, 1),
+    "treasury:TGA": dt.date(2005, 10, 3),
+}
+_FRED_HISTORY_START = dt.date(1954, 1, 1)
+# NY Fed rates can be revised the day they are published, around 14:30 New York time.
+_NYFED_REVISION_CHECK = dt.time(15, 0)
+
+
+@dataclasses.dataclass(frozen=True)
+class Route:
+    """One upstream request: ``connector`` name, its ``request`` and the series it yields."""
+
+    name: str
+    connector: str
+    request: str
+    series: tuple[str, ...]
+    history_start: dt.date
+    # Years per request when fetching full history (None: all at once; the source returns it whole).
+    history_chunk_years: int | None = 1
+    revision_check: dt.time | None = None
+
+    @property
+    def primary(self) -> str:
+        """The series polling waits for (the headline of the request)."""
+        return self.series[0]
+
+
+class SourceSet:
+    """Every live connector plus the routing table from catalogue series to requests."""
+
+    def __init__(self, connectors: Mapping[str, Connector]) -> None:
+        self.connectors = dict(connectors)
+        self.routes: dict[str, Route] = {}
+        for key, connector in self.connectors.items():
+            prefix = "treasury" if key == "treasury" else key.split("_")[0]
+            for request in connector.requests():
+                name = f"{prefix}:{request}"
+                self.routes[name] = Route(
+                    name=name,
+                    connector=key,
+                    request=request,
+                    series=connector.series_of(request),
+                    history_start=_HISTORY_START.get(name, _FRED_HISTORY_START),
+                    history_chunk_years=None if key == "fred" else 1,
+                    revision_check=_NYFED_REVISION_CHECK if key == "nyfed_rates" else None,
+                )
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings,
+        client: httpx.Client,
+        clock: Clock | None = None,
+        *,
+        rng: random.Random | None = None,
+    ) -> SourceSet:
+        """The default sources: NY Fed, Treasury FiscalData and FRED (the API when a key is set)."""
+        clock = clock or SystemClock()
+        policy = HttpPolicy.from_settings(settings)
+        nyfed = SourceClient("nyfed", client, policy, clock, rng=rng)
+        fred_http = SourceClient("fred", client, policy, clock, rng=rng)
+        treasury_http = SourceClient("treasury_dts", client, policy, clock, rng=rng)
+        fred: Connector
+        if settings.fred_api_key:
+            fred = FredApi(client, settings.fred_api_key, base_url=settings.fred_api_base_url, http=fred_http)
+        else:
+            fred = FredCsv(client, base_url=settings.fred_base_url, http=fred_http)
+        return cls(
+            {
+                "nyfed_rates": NewYorkFedRates(client, base_url=settings.nyfed_base_url, http=nyfed),
+                "nyfed_operations": NewYorkFedOperations(
+                    client, base_url=settings.nyfed_base_url, http=nyfed
+                ),
+                "treasury": TreasuryDts(client, base_url=settings.fiscaldata_base_url, http=treasury_http),
+                "fred": fred,
+            }
+        )
+
+    def routes_for(self, series: Iterable[str] | None = None) -> list[Route]:
+        """The routes needed for ``series`` (all routes for ``None``), in routing-table order."""
+        if series is None:
+            return list(self.routes.values())
+        wanted = {get_series(s).id for s in series}
+        return [route for route in self.routes.values() if wanted & set(route.series)]
+
+    def uncovered(self, series: Iterable[str] | None = None) -> list[str]:
+        """Catalogue series no live route serves (they can only be imported from a data directory)."""
+        covered = {s for route in self.routes.values() for s in route.series}
+        return [s for s in (SERIES if series is None else series) if s not in covered]
+
+    def fetch(self, route: Route, start: dt.date, end: dt.date) -> FetchResult:
+        """Run one route for a date range."""
+        return self.connectors[route.connector].fetch(route.request, start, end)
+
+    def requests_sent(self) -> int:
+        """HTTP requests sent so far by every connector (retries included)."""
+        clients = {id(c.http): c.http for c in self.connectors.values()}
+        return sum(client.requests_sent for client in clients.values())
