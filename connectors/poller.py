@@ -135,6 +135,12 @@ class Poller:
             self.clock.sleep(min(max(wait_seconds, 0.0), _IDLE_WAKE_SECONDS))
         return self.history[start_count:]
 
+    def plan(self, now: dt.datetime) -> list[tuple[Route, dt.datetime]]:
+        """When each route would next be polled, judged at ``now`` (``plumbline connectors schedule``)."""
+        for task in self.tasks:
+            self._reschedule(task, now, quiet=True)
+        return [(task.route, task.next_at) for task in self.tasks]
+
     def poll_all_once(self) -> list[PollRecord]:
         """Poll every route once, now (``plumbline connectors run --once``)."""
         for task in self.tasks:
@@ -185,7 +191,7 @@ class Poller:
         seconds = min(self.policy.retry_seconds * 2.0 ** (task.failures - 1), self.policy.max_backoff_seconds)
         return dt.timedelta(seconds=seconds)
 
-    def _reschedule(self, task: _Task, now: dt.datetime) -> None:
+    def _reschedule(self, task: _Task, now: dt.datetime, *, quiet: bool = False) -> None:
         primary = task.route.primary
         due = latest_due(primary, now)
         if due is not None and not self.archive.has(primary, due):
@@ -193,7 +199,7 @@ class Poller:
             if now < window_end:
                 task.next_at = now + dt.timedelta(seconds=self.policy.retry_seconds)
                 return
-            if due not in task.gaps_reported:
+            if due not in task.gaps_reported and not quiet:
                 task.gaps_reported.add(due)
                 self._say(
                     f"{primary}: no print for {due} within {self.policy.window_seconds / 3600:g} h of its "

@@ -12,6 +12,9 @@ COMMAND_MODULES = (
     "plumbline.commands.replay",
     "plumbline.commands.alerts",
     "plumbline.commands.demo",
+    "plumbline.commands.fetch",
+    "plumbline.commands.connectors",
+    "plumbline.commands.republish",
     "plumbline.commands.score",
     "plumbline.commands.evaluate",
 )
