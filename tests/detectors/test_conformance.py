@@ -65,7 +65,8 @@ def run(detector: Detector, name: str, stream: list[dict[str, Any]]) -> list[tup
 
 def same(a: list[tuple[float, bool]], b: list[tuple[float, bool]]) -> bool:
     return len(a) == len(b) and all(
-        (sa == sb or (math.isnan(sa) and math.isnan(sb))) and aa == ab for (sa, aa), (sb, ab) in zip(a, b)
+        (sa == sb or (math.isnan(sa) and math.isnan(sb))) and aa == ab
+        for (sa, aa), (sb, ab) in zip(a, b, strict=True)
     )
 
 
