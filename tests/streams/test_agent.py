@@ -1,21 +1,43 @@
-"""The Faust agent through ``test_context``: thin wiring, dead letters, metrics."""
+"""The Faust agent through ``test_context``: thin wiring, dead letters, metrics.
+
+``test_context`` replaces the agent's input channel; what the agent sends to other topics goes
+through the app's real producer, so these tests run against the embedded broker and read the
+output topics back with kafka-python.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 from pathlib import Path
 
+import pytest
+from kafka import KafkaConsumer, TopicPartition
 from prometheus_client import CollectorRegistry
 
 from connectors.history import iter_publication_order, read_history
-from plumbline.settings import load_settings
+from plumbline.records import Alert
+from plumbline.settings import Settings
 from streams.app import create_app
 
+pytestmark = pytest.mark.broker
 
-def test_agent_turns_prints_into_alerts_dead_letters_and_metrics(data_dir: Path, tmp_path: Path) -> None:
+
+def read_topic(settings: Settings, topic: str) -> list[bytes]:
+    """Every record on partition 0 of ``topic`` (counted with a timeout, not by end_offsets)."""
+    consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap_servers, consumer_timeout_ms=2000)
+    partition = TopicPartition(topic, 0)
+    consumer.assign([partition])
+    consumer.seek_to_beginning(partition)
+    values = [message.value for message in consumer]
+    consumer.close()
+    return values
+
+
+def test_agent_turns_prints_into_alerts_dead_letters_and_metrics(data_dir: Path, broker: Settings) -> None:
     registry = CollectorRegistry()
-    worker = create_app(load_settings(env={}, state_dir=tmp_path, data_dir=data_dir), registry=registry)
+    worker = create_app(broker, registry=registry)
     prints = []
     for series_id in ("SOFR", "IOER"):
         prints += read_history(data_dir, series_id, dt.date(2019, 8, 20), dt.date(2019, 9, 20))
@@ -32,6 +54,12 @@ def test_agent_turns_prints_into_alerts_dead_letters_and_metrics(data_dir: Path,
 
     asyncio.run(drive())
     alerts = [a for o in outcomes for a in o.alerts]
+    on_alerts_topic = [Alert.from_json(v) for v in read_topic(broker, broker.topic_alerts)]
+    assert on_alerts_topic == alerts
+    dead = [json.loads(v) for v in read_topic(broker, broker.topic_dead_letter)]
+    assert [(d["topic"], d["reason"], d["payload"]) for d in dead] == [
+        (broker.topic_prints, "not_json", "\x00 poison")
+    ]
     assert [(a.state, a.observation_date) for a in alerts] == [("firing", dt.date(2019, 9, 3))]
     assert [d.reason for d in outcomes[-1].dead_letters] == ["not_json"]
 
