@@ -23,14 +23,16 @@ operations; RPONTTLD is the sum over every repo operation of the day (the standi
 from __future__ import annotations
 
 import collections
+import csv
 import datetime as dt
+import io
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from connectors.base import Connector, FetchResult, make_print, parse_value, unknown_fields_note
 from connectors.httpclient import PayloadError
 
-__all__ = ["RATE_FIELDS", "NewYorkFedOperations", "NewYorkFedRates"]
+__all__ = ["RATE_FIELDS", "NewYorkFedOperations", "NewYorkFedRates", "parse_all_rates_csv"]
 
 # Request (rate type) -> {JSON field -> catalogue series}. The first entry is the headline rate.
 RATE_FIELDS: dict[str, dict[str, str]] = {
@@ -90,6 +92,88 @@ def _iso_date(raw: object) -> dt.date | None:
         return None
 
 
+def _parse_rate_record(request: str, fields: Mapping[str, str], record: object, result: FetchResult) -> None:
+    """Validate one rate record and add its prints (or dead letters) to ``result``."""
+    if not isinstance(record, dict):
+        result.reject("nyfed", "bad_field", f"{request}: a refRates entry is not an object", record)
+        return
+    note = unknown_fields_note("nyfed", record, _KNOWN_RATE_FIELDS)
+    if note:
+        result.note(note)
+    day = _iso_date(record.get("effectiveDate"))
+    if day is None:
+        reason = "missing_field" if "effectiveDate" not in record else "bad_field"
+        result.reject("nyfed", reason, f"{request}: effectiveDate is {record.get('effectiveDate')!r}", record)
+        return
+    kind = record.get("type")
+    if kind is None:
+        result.reject("nyfed", "missing_field", f"{request} {day}: field 'type' is missing", record)
+        return
+    if str(kind).upper() != request:
+        result.reject("nyfed", "bad_field", f"{request} {day}: record of type {kind!r}", record)
+        return
+    if "percentRate" not in record:
+        extra = sorted(set(record) - _KNOWN_RATE_FIELDS)
+        hint = f" (unknown fields {', '.join(extra)}: renamed upstream?)" if extra else ""
+        result.reject(
+            "nyfed", "missing_field", f"{request} {day}: field 'percentRate' is missing{hint}", record
+        )
+        return
+    for field, series_id in fields.items():
+        try:
+            value = parse_value(record.get(field))
+        except ValueError as exc:
+            result.reject("nyfed", "bad_field", f"{series_id} {day}: {field} {exc}", record)
+            continue
+        if value is None:
+            continue  # percentiles and volumes are not published on every day
+        result.accept(
+            make_print(series_id, day, value, source="nyfed", multiplier=_multiplier(field)), record
+        )
+
+
+# Columns of the "all rates" CSV download (``/api/rates/all/search.csv``) -> JSON field names.
+_CSV_COLUMNS = {
+    "Rate (%)": "percentRate",
+    "1st Percentile (%)": "percentPercentile1",
+    "25th Percentile (%)": "percentPercentile25",
+    "75th Percentile (%)": "percentPercentile75",
+    "99th Percentile (%)": "percentPercentile99",
+    "Volume ($Billions)": "volumeInBillions",
+}
+
+
+def parse_all_rates_csv(text: str, result: FetchResult | None = None) -> FetchResult:
+    """Prints from the NY Fed "all rates" CSV (``MM/DD/YYYY``, one row per date and rate, newest first).
+
+    Rows are translated to the JSON record shape and go through the same checks as the JSON API.
+    """
+    result = result if result is not None else FetchResult()
+    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
+    missing = [
+        c for c in ("Effective Date", "Rate Type", *_CSV_COLUMNS) if c not in (reader.fieldnames or [])
+    ]
+    if missing:
+        raise PayloadError("nyfed", "missing_field", f"all-rates CSV: column(s) {', '.join(missing)} missing")
+    for row in reader:
+        if not any((cell or "").strip() for cell in row.values()):
+            continue  # the download ends with a row of commas
+        kind = (row.get("Rate Type") or "").strip().upper()
+        if kind not in RATE_FIELDS:
+            continue  # e.g. SOFRAI (averages and index) rows
+        try:
+            day = (
+                dt.datetime.strptime((row.get("Effective Date") or "").strip(), "%m/%d/%Y").date().isoformat()
+            )
+        except ValueError:
+            result.reject("nyfed", "bad_field", f"{kind}: bad date {row.get('Effective Date')!r}", row)
+            continue
+        record = {"effectiveDate": day, "type": kind, **{field: row[c] for c, field in _CSV_COLUMNS.items()}}
+        _parse_rate_record(kind, RATE_FIELDS[kind], record, result)
+    result.prints.sort(key=lambda p: (p.observation_date, p.series_id))
+    return result
+
+
 class NewYorkFedRates(Connector):
     """SOFR, TGCR, BGCR (secured) and EFFR, OBFR (unsecured) with percentiles and volumes."""
 
@@ -129,51 +213,9 @@ class NewYorkFedRates(Connector):
             )
         fields = RATE_FIELDS[request]
         for record in records:
-            self._parse_record(request, fields, record, result)
+            _parse_rate_record(request, fields, record, result)
         result.prints.sort(key=lambda p: (p.observation_date, p.series_id))
         return result
-
-    def _parse_record(
-        self, request: str, fields: Mapping[str, str], record: object, result: FetchResult
-    ) -> None:
-        if not isinstance(record, dict):
-            result.reject(self.source, "bad_field", f"{request}: a refRates entry is not an object", record)
-            return
-        note = unknown_fields_note(self.source, record, _KNOWN_RATE_FIELDS)
-        if note:
-            result.note(note)
-        day = _iso_date(record.get("effectiveDate"))
-        if day is None:
-            reason = "missing_field" if "effectiveDate" not in record else "bad_field"
-            result.reject(
-                self.source, reason, f"{request}: effectiveDate is {record.get('effectiveDate')!r}", record
-            )
-            return
-        kind = record.get("type")
-        if kind is None:
-            result.reject(self.source, "missing_field", f"{request} {day}: field 'type' is missing", record)
-            return
-        if str(kind).upper() != request:
-            result.reject(self.source, "bad_field", f"{request} {day}: record of type {kind!r}", record)
-            return
-        if "percentRate" not in record:
-            extra = sorted(set(record) - _KNOWN_RATE_FIELDS)
-            hint = f" (unknown fields {', '.join(extra)}: renamed upstream?)" if extra else ""
-            result.reject(
-                self.source, "missing_field", f"{request} {day}: field 'percentRate' is missing{hint}", record
-            )
-            return
-        for field, series_id in fields.items():
-            try:
-                value = parse_value(record.get(field))
-            except ValueError as exc:
-                result.reject(self.source, "bad_field", f"{series_id} {day}: {field} {exc}", record)
-                continue
-            if value is None:
-                continue  # percentiles and volumes are not published on every day
-            result.accept(
-                make_print(series_id, day, value, source=self.source, multiplier=_multiplier(field)), record
-            )
 
 
 class NewYorkFedOperations(Connector):

@@ -15,7 +15,9 @@ has both columns meaning what they say. Values are strings in USD millions; miss
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 from typing import Any, ClassVar
 
 from connectors.base import Connector, FetchResult, make_print, parse_value, unknown_fields_note
@@ -93,6 +95,27 @@ class TreasuryDts(Connector):
             page += 1
         result.prints.sort(key=lambda p: (p.observation_date, p.series_id))
         return result
+
+    @staticmethod
+    def parse_export_csv(text: str, result: FetchResult) -> FetchResult:
+        """Add the TGA prints of a FiscalData CSV export (``DTS_OpCashBal_*.csv``) to ``result``.
+
+        The export has no closing-balance column: ``Opening Balance Today`` holds the opening balance
+        of the legacy rows and, in the closing-balance row, the close. It maps onto the API fields.
+        """
+        reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
+        needed = ("Record Date", "Type of Account", "Opening Balance Today")
+        missing = [c for c in needed if c not in (reader.fieldnames or [])]
+        if missing:
+            raise PayloadError(
+                TreasuryDts.source, "missing_field", f"DTS export: column(s) {', '.join(missing)} missing"
+            )
+        rows = [
+            {"record_date": row["Record Date"], "account_type": row["Type of Account"],
+             "open_today_bal": row["Opening Balance Today"], "close_today_bal": "null"}
+            for row in reader if (row.get("Record Date") or "").strip()
+        ]  # fmt: skip
+        return TreasuryDts.parse_rows(rows, result)
 
     @staticmethod
     def parse_rows(rows: list[Any], result: FetchResult) -> FetchResult:

@@ -281,3 +281,14 @@ def test_ddp_unknown_unit_is_refused(sample: Callable[[str], str]) -> None:
         parse_ddp_csv(text)
     assert caught.value.reason == "unit_mismatch"
     assert json.dumps(caught.value.detail)  # the detail is plain text for the dead letter
+
+
+def test_dts_csv_export_maps_onto_the_same_balances(upstream: Any, sample: Callable[[str], str]) -> None:
+    result = TreasuryDts.parse_export_csv(
+        sample("fiscaldata_dts_operating_cash_balance_export.csv"),
+        TreasuryDts(upstream.client())._new_result(),
+    )
+    assert _values(result) == {
+        ("TGA_DTS_OPEN", "2025-10-31"): 1000632e6, ("TGA_DTS_CLOSE", "2025-10-31"): 926328e6,
+        ("TGA_DTS_OPEN", "2021-10-01"): 215160e6, ("TGA_DTS_OPEN", "2021-09-30"): 173745e6,
+    }  # fmt: skip

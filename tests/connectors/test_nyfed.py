@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from connectors.httpclient import HttpPolicy, PayloadError
-from connectors.nyfed import NewYorkFedOperations, NewYorkFedRates
+from connectors.nyfed import NewYorkFedOperations, NewYorkFedRates, parse_all_rates_csv
 
 SOFR_PATH = "/api/rates/secured/sofr/search.json"
 EFFR_PATH = "/api/rates/unsecured/effr/search.json"
@@ -224,3 +224,26 @@ def test_operation_without_accepted_amount_is_dead_lettered(upstream: Any, fast_
     assert not result.prints
     assert [d.reason for d in result.dead_letters] == ["missing_field"]
     assert "totalAmtAccepted" in result.dead_letters[0].error
+
+
+def test_all_rates_csv_download_gives_the_same_prints_as_the_json_api(sample: Callable[[str], str]) -> None:
+    result = parse_all_rates_csv(sample("nyfed_rates_all_search.csv"))
+    values = _values(result)
+    assert values[("SOFR", "2026-08-03")] == 3.65 and values[("SOFRVOL", "2026-08-03")] == 3055e9
+    assert values[("EFFR99", "2026-08-03")] == 3.68 and values[("OBFRVOL", "2026-07-03")] == 142e9
+    # 2026-07-03: the Fed is open (EFFR, OBFR) but SIFMA closed the bond market: no SOFR, TGCR, BGCR
+    assert {s for (s, d) in values if d == "2026-07-03"} == {
+        "EFFR",
+        "EFFR1",
+        "EFFR99",
+        "EFFRVOL",
+        "OBFR",
+        "OBFRVOL",
+    }
+    assert not result.dead_letters  # the trailing row of commas is not an error
+
+
+def test_all_rates_csv_with_a_renamed_column_is_refused(sample: Callable[[str], str]) -> None:
+    text = sample("nyfed_rates_all_search.csv").replace("Rate (%)", "Rate", 1)
+    with pytest.raises(PayloadError, match=r"Rate \(%\)"):
+        parse_all_rates_csv(text)
