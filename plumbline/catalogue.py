@@ -28,15 +28,19 @@ from plumbline.calendar import NEW_YORK, is_business_day, next_business_day
 
 __all__ = [
     "SERIES",
+    "PARTITION_GROUPS",
     "SIGNALS",
     "SeriesSpec",
     "SignalSpec",
     "UnknownSeriesError",
+    "expected_observation_date",
     "get_series",
+    "partition_for",
+    "partition_group",
     "published_at",
 ]
 
-Unit = Literal["percent", "usd", "jpy_per_usd", "bp", "ratio"]
+Unit = Literal["percent", "usd", "jpy_per_usd", "bp", "ratio", "usd_bn", "index"]
 Release = Literal["next_business_day", "same_day", "in_force", "h41_thursday", "h8_friday"]
 
 
@@ -186,17 +190,88 @@ _ALL_SERIES = (
 
 SERIES: dict[str, SeriesSpec] = {spec.id: spec for spec in _ALL_SERIES}
 
+
+def _signal(signal_id: str, unit: Unit, inputs: str, description: str) -> SignalSpec:
+    return SignalSpec(signal_id, description, unit, tuple(inputs.split()))
+
+
+#: Every derived signal (the formulas live in ``streams/signals.py``; docs/metrics.md lists them).
 SIGNALS: dict[str, SignalSpec] = {
     spec.id: spec
     for spec in (
-        SignalSpec(
-            "sofr_iorb_spread_bp",
-            "SOFR minus the rate paid on reserves (IORB; IOER before 2021-07-29), basis points",
-            "bp",
-            ("SOFR", "IORB", "IOER"),
-        ),
+        _signal("sofr_iorb_spread_bp", "bp", "SOFR IORB IOER",
+                "SOFR minus the rate paid on reserves (IORB; IOER before 2021-07-29), basis points"),
+        _signal("sofr99_iorb_spread_bp", "bp", "SOFR99 IORB IOER", "SOFR 99th percentile minus IORB, bp"),
+        _signal("effr_iorb_spread_bp", "bp", "EFFR IORB IOER", "EFFR minus IORB, bp"),
+        _signal("tgcr_iorb_spread_bp", "bp", "TGCR IORB IOER", "TGCR minus IORB, bp"),
+        _signal("bgcr_iorb_spread_bp", "bp", "BGCR IORB IOER", "BGCR minus IORB, bp"),
+        _signal("tgcr_onrrp_spread_bp", "bp", "TGCR RRPONTSYAWARD", "TGCR minus the ON RRP award rate, bp"),
+        _signal("sofr_range_position_ratio", "ratio", "SOFR DFEDTARL DFEDTARU",
+                "SOFR position in the target range: 0 at the floor, 1 at the ceiling"),
+        _signal("sofr_volume_usd_bn", "usd_bn", "SOFRVOL", "SOFR underlying volume, billions of USD"),
+        _signal("onrrp_usd_bn", "usd_bn", "RRPONTSYD", "ON RRP take-up, billions of USD"),
+        _signal("srf_usage_usd_bn", "usd_bn", "RPONTTLD",
+                "Repo operations accepted (standing repo facility since 2021), billions of USD"),
+        _signal("reserves_usd_bn", "usd_bn", "WRESBAL", "Reserve balances, billions of USD"),
+        _signal("reserves_weekly_change_usd_bn", "usd_bn", "WRESBAL", "Week-on-week change of reserves"),
+        _signal("reserves_change_28d_usd_bn", "usd_bn", "WRESBAL", "Four-week change of reserves"),
+        _signal("tga_usd_bn", "usd_bn", "WDTGAL", "Treasury General Account, Wednesday level, billions"),
+        _signal("tga_daily_usd_bn", "usd_bn", "TGA_DTS_CLOSE", "TGA closing balance (DTS), billions"),
+        _signal("tga_change_28d_usd_bn", "usd_bn", "WDTGAL", "Four-week change of the TGA"),
+        _signal("fed_treasuries_usd_bn", "usd_bn", "TREAST", "Treasuries held outright by the Fed, billions"),
+        _signal("fed_total_assets_usd_bn", "usd_bn", "WALCL", "Federal Reserve total assets, billions"),
+        _signal("bank_treasuries_usd_bn", "usd_bn", "USGSEC", "Bank Treasury and agency securities, billions"),
+        _signal("bank_treasuries_to_reserves_ratio", "ratio", "USGSEC WRESBAL",
+                "Bank Treasury and agency holdings over reserve balances"),
+        _signal("dgs10_target_top_spread_bp", "bp", "DGS10 DFEDTARU",
+                "10-year yield minus the top of the target range, bp"),
+        _signal("dgs10_change_20d_bp", "bp", "DGS10", "10-year yield change over 28 calendar days, bp"),
+        _signal("policy_change_90d_bp", "bp", "DFEDTARU",
+                "Change of the top of the target range over 90 days, bp (negative: easing)"),
+        _signal("usdjpy_jpy_per_usd", "jpy_per_usd", "DEXJPUS", "Yen per dollar"),
+        _signal("usdjpy_change_20d_pct", "percent", "DEXJPUS",
+                "USD/JPY change over 28 calendar days, percent (negative: yen strengthening)"),
+        _signal("us_jp_policy_spread_bp", "bp", "DFEDTARU JP_POLICY",
+                "Top of the FOMC range minus the Bank of Japan policy rate, bp"),
+        _signal("funding_stress_index", "index", "",
+                "Composite of calibrated per-signal scores; the alert shows each signal's contribution"),
     )
+}  # fmt: skip
+
+#: Series that feed the same signals share a partition group, so one worker sees all of them.
+PARTITION_GROUPS: tuple[str, ...] = ("rates", "balance_sheet", "operations", "fx")
+_BALANCE_SHEET = {
+    "WRESBAL",
+    "WALCL",
+    "TREAST",
+    "WDTGAL",
+    "WTREGEN",
+    "USGSEC",
+    "TGA_DTS_CLOSE",
+    "TGA_DTS_OPEN",
 }
+_OPERATIONS = {"RRPONTSYD", "RPONTTLD"}
+_FX = {"DEXJPUS"}
+
+
+def partition_group(series_id: str) -> str:
+    """The partition group of a series (unknown series go with the rates, where they are rejected)."""
+    if series_id in _BALANCE_SHEET:
+        return "balance_sheet"
+    if series_id in _OPERATIONS:
+        return "operations"
+    if series_id in _FX:
+        return "fx"
+    return "rates"
+
+
+def partition_for(series_id: str, partitions: int) -> int:
+    """The prints-topic partition of a series: its group's index modulo the partition count.
+
+    >>> partition_for("SOFR", 2), partition_for("WRESBAL", 2), partition_for("RRPONTSYD", 2)
+    (0, 1, 0)
+    """
+    return PARTITION_GROUPS.index(partition_group(series_id)) % partitions
 
 
 def get_series(series_id: str) -> SeriesSpec:
@@ -224,6 +299,32 @@ def _release_date(spec: SeriesSpec, observation_date: dt.date) -> dt.date:
     # H.8: the Friday of the following week (nine days after the Wednesday it reports).
     day = observation_date + dt.timedelta(days=9)
     return day if is_business_day(day) else next_business_day(day)
+
+
+def _is_observation_day(spec: SeriesSpec, day: dt.date) -> bool:
+    if spec.frequency == "daily_7day":
+        return True
+    if spec.frequency == "weekly":
+        return day.weekday() == 2  # H.4.1 and H.8 report Wednesdays
+    return is_business_day(day)
+
+
+def expected_observation_date(series_id: str, now: dt.datetime) -> dt.date | None:
+    """The newest observation date whose print should be public by ``now`` (staleness checks).
+
+    >>> now = dt.datetime(2025, 12, 1, 14, 0, tzinfo=dt.UTC)  # Monday 09:00 New York
+    >>> expected_observation_date("SOFR", now)  # Friday's SOFR was published at 08:00
+    datetime.date(2025, 11, 28)
+    >>> expected_observation_date("WRESBAL", now)  # Thanksgiving week: released Friday
+    datetime.date(2025, 11, 26)
+    """
+    spec = get_series(series_id)
+    day = now.astimezone(NEW_YORK).date()
+    for _ in range(40):
+        if _is_observation_day(spec, day) and published_at(series_id, day) <= now:
+            return day
+        day -= dt.timedelta(days=1)
+    return None
 
 
 def published_at(series_id: str, observation_date: dt.date) -> dt.datetime:

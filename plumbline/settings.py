@@ -55,6 +55,8 @@ class Settings:
     topic_signals: str = "plumbline.signals.v1"
     topic_alerts: str = "plumbline.alerts.v1"
     topic_dead_letter: str = "plumbline.dead-letter.v1"
+    # Every signal again, on ONE partition, for the composite index (it needs all of them).
+    topic_index_inputs: str = "plumbline.index-inputs.v1"
     topic_partitions: int = 1
 
     # Faust consumer-group timing. The embedded broker holds a join for about half the session
@@ -78,6 +80,11 @@ class Settings:
     spread_window_k: int = 3
     spread_window_n: int = 5
     spread_max_gap_days: float = 10.0
+    # Optional TOML file choosing detectors per signal (streams/config.py); defaults: detectors/defaults.py.
+    detectors_file: Path | None = None
+    # Where workers keep per-partition state checkpoints (default: <state_dir>/checkpoints). Workers
+    # of one group must share it, so a partition's state follows the partition (docs/architecture.md).
+    checkpoint_dir: Path | None = None
 
     # Secrets (masked by `plumbline config`).
     fred_api_key: str | None = None
@@ -104,7 +111,7 @@ class Settings:
 
     def __post_init__(self) -> None:
         # Child processes run with other working directories: every path is made absolute once.
-        for name in ("state_dir", "cache_dir", "data_dir"):
+        for name in ("state_dir", "cache_dir", "data_dir", "detectors_file", "checkpoint_dir"):
             value = getattr(self, name)
             if value is not None:
                 object.__setattr__(self, name, Path(value).expanduser().resolve())
@@ -127,6 +134,8 @@ class Settings:
             )
         if not 1 <= self.spread_window_k <= self.spread_window_n:
             raise SettingsError(f"{_env_name('spread_window_k')}: need 1 <= k <= n ({self.spread_window_n})")
+        if self.detectors_file is not None and not self.detectors_file.is_file():
+            raise SettingsError(f"{_env_name('detectors_file')}: {self.detectors_file} does not exist")
         if self.data_dir is not None and not self.data_dir.is_dir():
             raise SettingsError(f"{_env_name('data_dir')}: {self.data_dir} is not a directory")
         self._validate_connector_settings()
@@ -165,7 +174,13 @@ class Settings:
     @property
     def all_topics(self) -> tuple[str, ...]:
         """Every topic plumbline owns, in pipeline order."""
-        return (self.topic_prints, self.topic_signals, self.topic_alerts, self.topic_dead_letter)
+        return (
+            self.topic_prints,
+            self.topic_signals,
+            self.topic_alerts,
+            self.topic_dead_letter,
+            self.topic_index_inputs,
+        )
 
     def masked(self) -> dict[str, str]:
         """Every setting by environment-variable name, secrets masked, for display."""

@@ -286,7 +286,8 @@ def create_topics(settings: Settings, timeout_seconds: float = 20.0) -> list[str
         created = []
         for topic in wanted:
             try:
-                admin.create_topics([NewTopic(topic, settings.topic_partitions, 1)])
+                partitions = 1 if topic == settings.topic_index_inputs else settings.topic_partitions
+                admin.create_topics([NewTopic(topic, partitions, 1)])
                 created.append(topic)
             except TopicAlreadyExistsError:
                 pass

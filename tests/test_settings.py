@@ -13,7 +13,7 @@ def test_defaults_bind_loopback_and_name_topics() -> None:
     settings = load_settings(env={})
     assert settings.bind_host == "127.0.0.1"
     assert settings.broker_url == "kafka://127.0.0.1:19092"
-    assert len(set(settings.all_topics)) == 4
+    assert len(set(settings.all_topics)) == 5
 
 
 def test_environment_overrides_toml_file(tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 from typing import Any
 
 from plumbline.settings import Settings
@@ -19,10 +20,18 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     import faust
     from prometheus_client import CollectorRegistry, start_http_server
 
-    from streams.app import create_app
+    from streams.app import checkpoint_dir, create_app
+    from streams.checkpoint import record_worker_start
+
+    from plumbline.settings import SettingsError
 
     registry = CollectorRegistry()
-    worker = create_app(settings, registry=registry)
+    try:
+        worker = create_app(settings, registry=registry)
+    except SettingsError as exc:
+        print(f"plumbline worker: bad setting: {exc}", file=sys.stderr)
+        return 2
+    worker.metrics.starts.set(record_worker_start(checkpoint_dir(settings) / settings.app_id))
     # Metrics are served on loopback by prometheus_client's own thread; Faust's web server stays off.
     start_http_server(settings.metrics_port, addr=settings.bind_host, registry=registry)
     logging.getLogger("plumbline").setLevel(logging.INFO)

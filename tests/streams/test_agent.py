@@ -73,3 +73,48 @@ def test_agent_turns_prints_into_alerts_dead_letters_and_metrics(data_dir: Path,
     assert sample("plumbline_detector_alarm_start_timestamp_seconds", **labels) == 1567468800.0
     assert sample("plumbline_dead_letter_total", topic="plumbline.prints.v1", reason="not_json") == 1.0
     assert sample("plumbline_records_in_total", topic="plumbline.prints.v1") == len(prints) + 1
+    assert sample("plumbline_signal_input_age_seconds", signal="sofr_iorb_spread_bp", series="SOFR") == 0.0
+
+
+def test_restarted_worker_reloads_partition_state_from_its_checkpoint(
+    data_dir: Path, broker: Settings
+) -> None:
+    prints = []
+    for series_id in ("SOFR", "IOER"):
+        prints += read_history(data_dir, series_id, dt.date(2019, 8, 20), dt.date(2019, 9, 20))
+
+    async def run_first() -> None:
+        agent = create_app(broker).app.agents["process-prints"]
+        async with agent.test_context() as test_agent:
+            for record in iter_publication_order(prints):
+                await test_agent.put(record.to_json())
+
+    async def reload() -> tuple[bool, dt.date | None, int]:
+        worker = create_app(broker)
+        engine, _ = await worker.engine_for(0)
+        state = engine.detectors[("sofr_iorb_spread_bp", "persistence_threshold")]
+        # Re-delivering everything (as after a crash before the offset commit) is a no-op.
+        repeats = sum(len(engine.handle_print(p).signals) for p in prints)
+        return state.detector.alarm, state.last_date, repeats
+
+    asyncio.run(run_first())
+    alarm, last_date, repeats = asyncio.run(reload())
+    assert (alarm, last_date, repeats) == (True, dt.date(2019, 9, 20), 0)
+
+
+def test_poison_on_the_index_topic_is_dead_lettered(broker: Settings) -> None:
+    worker = create_app(broker)
+
+    async def drive() -> list[str]:
+        async with worker.app.agents["process-index"].test_context() as test_agent:
+            reasons = []
+            for payload in (
+                b"not json",
+                b'{"schema_version": 7}',
+                b'{"schema_version": 1, "signal_id": "x"}',
+            ):
+                event = await test_agent.put(payload)
+                reasons += [d.reason for d in test_agent.results[event.message.offset].dead_letters]
+            return reasons
+
+    assert asyncio.run(drive()) == ["not_json", "schema_version", "unknown_signal"]

@@ -1,0 +1,197 @@
+"""Per-partition state checkpoints with a transactional outbox (SQLite).
+
+Why not Faust tables: table recovery reads changelogs up to the broker's end offsets, which the
+embedded broker under-reports, and it adds a changelog write per state change. Instead each
+partition's state lives in one SQLite file, and every processed message commits, in ONE
+transaction, the state it changed and the records it will send (the outbox). Records leave the
+outbox when the broker acknowledges them; a worker that starts on the partition first re-sends
+whatever is still there. Because the commit happens before Faust acknowledges the message, the
+committed consumer offset never passes the checkpoint: after ``kill -9`` the worker re-reads at most
+the messages since its last commit, and those are exact repeats, which the engine ignores.
+
+Result: state is exactly-once, output records are at-least-once (a record sent but not yet
+acknowledged at the crash is sent again, identical, same key). See docs/architecture.md.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import sqlite3
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from plumbline.records import Signal
+from streams.engine import DetectorState, FundingEngine, Observation
+
+__all__ = ["CheckpointStore", "OutboxRecord", "record_worker_start"]
+
+OutboxRecord = tuple[str, bytes, bytes]  # topic, key, value
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS observations (
+    series TEXT NOT NULL, day TEXT NOT NULL, value REAL NOT NULL, vintage INTEGER NOT NULL,
+    replay INTEGER NOT NULL, published_at TEXT NOT NULL, PRIMARY KEY (series, day));
+CREATE TABLE IF NOT EXISTS emitted (
+    signal TEXT NOT NULL, day TEXT NOT NULL, value REAL NOT NULL, PRIMARY KEY (signal, day));
+CREATE TABLE IF NOT EXISTS detectors (
+    signal TEXT NOT NULL, detector TEXT NOT NULL, state TEXT NOT NULL, PRIMARY KEY (signal, detector));
+CREATE TABLE IF NOT EXISTS latest_signals (signal TEXT PRIMARY KEY, record TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, topic TEXT NOT NULL,
+    key BLOB NOT NULL, value BLOB NOT NULL);
+"""
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    connection = sqlite3.connect(path, isolation_level=None, timeout=30.0)
+    # WAL + synchronous=NORMAL: a committed transaction survives the process being killed (-9); only
+    # an operating-system crash can lose the last few, and those messages are then re-read.
+    connection.execute("PRAGMA journal_mode=WAL")
+    connection.execute("PRAGMA synchronous=NORMAL")
+    connection.executescript(_SCHEMA)
+    return connection
+
+
+class CheckpointStore:
+    """The checkpoint file of one partition."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._db = _connect(path)
+
+    def close(self) -> None:
+        """Close the file (a later store on the same path sees everything committed)."""
+        self._db.close()
+
+    # -- funding engine --------------------------------------------------------------------------
+
+    def load_engine(self, engine: FundingEngine) -> None:
+        """Fill a fresh engine with the checkpointed state."""
+        for series, day, value, vintage, replay, published in self._db.execute(
+            "SELECT series, day, value, vintage, replay, published_at FROM observations"
+        ):
+            engine.observations.setdefault(series, {})[dt.date.fromisoformat(day)] = Observation(
+                value, vintage, bool(replay), dt.datetime.fromisoformat(published)
+            )
+        for signal, day, value in self._db.execute("SELECT signal, day, value FROM emitted"):
+            engine.emitted.setdefault(signal, {})[dt.date.fromisoformat(day)] = value
+        for signal, record in self._db.execute("SELECT signal, record FROM latest_signals"):
+            engine.signals[signal] = Signal.from_json(record)
+        for signal, name, state in self._db.execute("SELECT signal, detector, state FROM detectors"):
+            current = engine.detectors.get((signal, name))
+            if current is not None:  # a detector no longer configured is dropped
+                engine.detectors[(signal, name)] = DetectorState.from_json(current.spec, json.loads(state))
+        engine._detectors_by_signal = {}
+        for state in engine.detectors.values():
+            engine._detectors_by_signal.setdefault(state.spec.signal, []).append(state)
+        engine.changes.__init__()  # type: ignore[misc]
+
+    def commit(self, engine: FundingEngine, outputs: Sequence[OutboxRecord]) -> list[int]:
+        """Persist what the engine changed and queue ``outputs``, atomically; returns outbox ids."""
+        changes = engine.changes
+        db = self._db
+        db.execute("BEGIN")
+        try:
+            for series, day in changes.observations:
+                observation = engine.observations.get(series, {}).get(day)
+                if observation is None:
+                    db.execute(
+                        "DELETE FROM observations WHERE series = ? AND day = ?", (series, day.isoformat())
+                    )
+                else:
+                    db.execute(
+                        "INSERT OR REPLACE INTO observations VALUES (?, ?, ?, ?, ?, ?)",
+                        (series, day.isoformat(), observation.value, observation.vintage,
+                         int(observation.replay), observation.published_at.isoformat()),
+                    )  # fmt: skip
+            for signal, day in changes.emitted:
+                value = engine.emitted.get(signal, {}).get(day)
+                if value is None:
+                    db.execute("DELETE FROM emitted WHERE signal = ? AND day = ?", (signal, day.isoformat()))
+                else:
+                    db.execute(
+                        "INSERT OR REPLACE INTO emitted VALUES (?, ?, ?)", (signal, day.isoformat(), value)
+                    )
+            for signal in changes.signals:
+                db.execute(
+                    "INSERT OR REPLACE INTO latest_signals VALUES (?, ?)",
+                    (signal, engine.signals[signal].to_json().decode()),
+                )
+            for key in changes.detectors:
+                state = engine.detectors[key]
+                db.execute(
+                    "INSERT OR REPLACE INTO detectors VALUES (?, ?, ?)",
+                    (key[0], key[1], json.dumps(state.to_json(), allow_nan=False)),
+                )
+            ids = self._queue(outputs)
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        engine.changes.__init__()  # type: ignore[misc]
+        return ids
+
+    # -- JSON blobs (the composite index) --------------------------------------------------------
+
+    def load_blob(self, key: str) -> dict[str, Any] | None:
+        """A JSON document stored under ``key``, if any."""
+        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else json.loads(row[0])
+
+    def commit_blob(self, key: str, document: dict[str, Any], outputs: Sequence[OutboxRecord]) -> list[int]:
+        """Store a JSON document and queue ``outputs`` in one transaction."""
+        self._db.execute("BEGIN")
+        try:
+            self._db.execute(
+                "INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, json.dumps(document, allow_nan=False))
+            )
+            ids = self._queue(outputs)
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        return ids
+
+    # -- outbox ----------------------------------------------------------------------------------
+
+    def _queue(self, outputs: Sequence[OutboxRecord]) -> list[int]:
+        ids = []
+        for topic, key, value in outputs:
+            cursor = self._db.execute(
+                "INSERT INTO outbox (topic, key, value) VALUES (?, ?, ?)", (topic, key, value)
+            )
+            ids.append(int(cursor.lastrowid or 0))
+        return ids
+
+    def outbox(self) -> list[tuple[int, str, bytes, bytes]]:
+        """Records queued but not yet acknowledged by the broker, oldest first."""
+        return [
+            (int(i), str(t), bytes(k), bytes(v))
+            for i, t, k, v in self._db.execute("SELECT id, topic, key, value FROM outbox ORDER BY id")
+        ]
+
+    def delivered(self, outbox_id: int) -> None:
+        """The broker acknowledged this record: it leaves the outbox."""
+        self._db.execute("DELETE FROM outbox WHERE id = ?", (outbox_id,))
+
+
+def record_worker_start(directory: Path) -> int:
+    """Count one more worker start in ``directory``; returns the total (survives restarts)."""
+    db = _connect(directory / "workers.sqlite")
+    try:
+        db.execute("BEGIN IMMEDIATE")
+        row = db.execute("SELECT value FROM meta WHERE key = 'starts'").fetchone()
+        starts = (int(row[0]) if row else 0) + 1
+        db.execute("INSERT OR REPLACE INTO meta VALUES ('starts', ?)", (str(starts),))
+        db.execute("COMMIT")
+        return starts
+    finally:
+        db.close()
+
+
+def _finite_or_none(value: float) -> float | None:
+    return None if math.isnan(value) else value

@@ -1,0 +1,159 @@
+"""The composite funding-stress index, over signals from every partition.
+
+Signals reach the index agent from several partitions, which several workers may process at
+different speeds. To give the same index whatever the interleaving, the vector for date D uses
+only signal values *published* by the time D's clock signal (SOFR - IORB) was published, and D is
+computed only once every partition group that feeds the index has moved past that time (its
+watermark), or after ``grace_seconds`` of wall time (a group in a data hole, or live operation,
+where weekly balance-sheet groups are idle for days).
+"""
+
+from __future__ import annotations
+
+import bisect
+import dataclasses
+import datetime as dt
+import math
+from typing import Any
+
+from plumbline.catalogue import SIGNALS, partition_group
+from plumbline.records import Alert, Signal
+from streams.config import INDEX_SIGNAL, DetectorSpec
+from streams.engine import DetectorState, Outcome, alert_for, date_timestamp_seconds, learn
+
+__all__ = ["CLOCK_SIGNAL", "IndexEngine"]
+
+CLOCK_SIGNAL = "sofr_iorb_spread_bp"
+#: An input older than this (calendar days before D) is left out of D's vector.
+MAX_INPUT_AGE_DAYS = 16
+_HISTORY = 64  # values kept per signal: enough to look back past a few weeks of reordering
+
+
+@dataclasses.dataclass(order=True)
+class _Pending:
+    published_at: dt.datetime
+    day: dt.date
+    arrived_monotonic: float = dataclasses.field(compare=False)
+    replay: bool = dataclasses.field(compare=False, default=False)
+
+
+class IndexEngine:
+    """Feeds the ``funding_stress_index`` detector one vector per clock date."""
+
+    def __init__(self, spec: DetectorSpec, grace_seconds: float = 3.0) -> None:
+        self.state = DetectorState(spec, spec.build())
+        params = spec.params.get("min_scales")
+        self.inputs: frozenset[str] = frozenset(params) if params else frozenset(SIGNALS) - {INDEX_SIGNAL}
+        self.grace_seconds = grace_seconds
+        # signal -> sorted [(published_at, date, value)]
+        self.history: dict[str, list[tuple[dt.datetime, dt.date, float]]] = {}
+        self.watermarks: dict[str, dt.datetime] = {}
+        self.pending: list[_Pending] = []
+        self.signal: Signal | None = None
+        self.contributions: dict[str, float] = {}
+        self.dirty = False
+
+    def _group(self, signal_id: str) -> str:
+        return partition_group(SIGNALS[signal_id].inputs[0])
+
+    def add(self, signal: Signal, now_monotonic: float) -> None:
+        """Take one signal from the index-inputs topic (in any order across partitions)."""
+        if signal.signal_id not in self.inputs and signal.signal_id != CLOCK_SIGNAL:
+            return
+        group = self._group(signal.signal_id)
+        if signal.published_at > self.watermarks.get(group, dt.datetime.min.replace(tzinfo=dt.UTC)):
+            self.watermarks[group] = signal.published_at
+        rows = self.history.setdefault(signal.signal_id, [])
+        row = (signal.published_at, signal.observation_date, signal.value)
+        if row not in rows:
+            bisect.insort(rows, row)
+            del rows[:-_HISTORY]
+        if (
+            signal.signal_id == CLOCK_SIGNAL
+            and (self.state.last_date is None or signal.observation_date > self.state.last_date)
+            and all(p.day != signal.observation_date for p in self.pending)
+        ):
+            bisect.insort(
+                self.pending,
+                _Pending(signal.published_at, signal.observation_date, now_monotonic, signal.replay),
+            )
+        self.dirty = True
+
+    def drain(self, now_monotonic: float) -> Outcome:
+        """Compute every pending date that is ready, oldest publication first."""
+        outcome = Outcome()
+        while self.pending:
+            head = self.pending[0]
+            ready = all(mark > head.published_at for mark in self.watermarks.values())
+            if not ready and now_monotonic - head.arrived_monotonic < self.grace_seconds:
+                break
+            self.pending.pop(0)
+            self.dirty = True
+            signal, alert = self._compute(head)
+            if signal is not None:
+                outcome.signals.append(signal)
+            if alert is not None:
+                outcome.alerts.append(alert)
+        return outcome
+
+    def _vector(self, head: _Pending) -> tuple[dict[str, float], dict[str, str]]:
+        x: dict[str, float] = {}
+        used: dict[str, str] = {}
+        oldest = head.day - dt.timedelta(days=MAX_INPUT_AGE_DAYS)
+        for signal_id, rows in self.history.items():
+            if signal_id not in self.inputs:
+                continue
+            for published, day, value in reversed(rows):
+                if published <= head.published_at and oldest <= day <= head.day:
+                    x[signal_id] = value
+                    used[signal_id] = day.isoformat()
+                    break
+        return x, used
+
+    def _compute(self, head: _Pending) -> tuple[Signal | None, Alert | None]:
+        x, used = self._vector(head)
+        if not x:
+            return None, None
+        x["timestamp"] = date_timestamp_seconds(head.day)
+        contributions = getattr(self.state.detector, "contributions", None)
+        explained: dict[str, float] = contributions(x) if callable(contributions) else {}
+        probe = Signal(INDEX_SIGNAL, head.day, 0.0, "index", used, head.published_at, head.replay)
+        changed = learn(self.state, probe, x)
+        score = self.state.score
+        signal = dataclasses.replace(probe, value=0.0 if math.isnan(score) else round(score, 9))
+        self.signal = signal
+        self.contributions = {k: float(v) for k, v in explained.items()}
+        if not changed:
+            return signal, None
+        top = dict(sorted(self.contributions.items(), key=lambda kv: -kv[1])[:5])
+        return signal, alert_for(self.state, signal, {"contributions": top, "inputs": used})
+
+    # -- checkpoint ------------------------------------------------------------------------------
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-safe state (detector snapshot, history, watermarks, pending dates)."""
+        return {
+            "detector": self.state.to_json(),
+            "history": {
+                k: [[p.isoformat(), d.isoformat(), v] for p, d, v in rows] for k, rows in self.history.items()
+            },
+            "watermarks": {k: v.isoformat() for k, v in self.watermarks.items()},
+            "pending": [[p.published_at.isoformat(), p.day.isoformat(), p.replay] for p in self.pending],
+            "signal": self.signal.to_dict() if self.signal else None,
+            "contributions": self.contributions,
+        }
+
+    def restore(self, data: dict[str, Any], now_monotonic: float) -> None:
+        """Load :meth:`to_json` state; pending dates restart their grace period now."""
+        self.state = DetectorState.from_json(self.state.spec, data["detector"])
+        self.history = {
+            k: [(dt.datetime.fromisoformat(p), dt.date.fromisoformat(d), float(v)) for p, d, v in rows]
+            for k, rows in data["history"].items()
+        }
+        self.watermarks = {k: dt.datetime.fromisoformat(v) for k, v in data["watermarks"].items()}
+        self.pending = [
+            _Pending(dt.datetime.fromisoformat(p), dt.date.fromisoformat(d), now_monotonic, bool(r))
+            for p, d, r in data["pending"]
+        ]
+        self.signal = Signal.from_json(data["signal"]) if data["signal"] else None
+        self.contributions = data["contributions"]
