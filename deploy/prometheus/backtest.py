@@ -1,0 +1,309 @@
+"""Backtest of the funding alert rules on real history: which days would each alert fire?
+
+The rules in ``rules/funding.yml`` read the worker's state: the newest value of each signal and each
+detector's alarm, held between publications. This script rebuilds that state for every US business
+day from 2018 from the ``date,value`` files in the data directory (signals as docs/metrics.md
+defines them, detectors as ``detectors/defaults.py`` configures them, each print visible from its
+observation date, weekly H.4.1 prints from the business day after their Wednesday, H.8 nine days
+after), applies the same conditions and thresholds as the rules, and prints the firing episodes per
+alert and severity, with the check that matters: fires on the stress episodes, quiet in the glut.
+
+Run from the repository root (writes the generated evidence file)::
+
+    .venv/bin/python deploy/prometheus/backtest.py --data-dir ../shared/data/series \
+        > deploy/prometheus/BACKTEST.md
+
+Keep the thresholds in ``THRESHOLDS`` equal to the ones in ``rules/funding.yml``
+(``tests/deploy/test_rules_backtest.py`` checks that each one appears in the rule file).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime as dt
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+
+from detectors.defaults import DEFAULTS, MULTIVARIATE_DEFAULTS
+from plumbline.calendar import is_business_day
+from plumbline.evaluation import (
+    CALM_STRETCH,
+    EPISODES,
+    SignalSeries,
+    _run,
+    _univariate,
+    derive_signals,
+    multivariate_observations,
+)
+
+#: Every level a rule compares with, by the name used in this script (and in the rule's comment).
+THRESHOLDS: dict[str, float] = {
+    "sofr_spike_bp": 25.0,
+    "sofr99_critical_bp": 100.0,
+    "repo_off_floor_bp": 5.0,
+    "onrrp_depleted_usd_bn": 50.0,
+    "onrrp_sofr_range_position_ratio": 0.5,
+    "reserves_fall_28d_usd_bn": -150.0,
+    "reserves_fall_thin_buffer_onrrp_usd_bn": 250.0,
+    "tga_rise_28d_usd_bn": 150.0,
+    "tga_rebuild_from_usd_bn": 500.0,
+    "tga_reserves_fall_28d_usd_bn": -100.0,
+    "srf_used_usd_bn": 1.0,
+    "srf_critical_usd_bn": 25.0,
+    "dgs10_selloff_20d_bp": 30.0,
+    "usdjpy_unwind_info_20d_pct": -5.0,
+    "usdjpy_unwind_20d_pct": -8.0,
+}
+T = THRESHOLDS
+
+START = dt.date(2018, 1, 2)
+
+
+@dataclasses.dataclass(frozen=True)
+class Rule:
+    """One alert at one severity, as a condition on the daily state frame."""
+
+    alert: str
+    severity: str
+    condition: Callable[[pd.DataFrame], pd.Series]
+    value: str  # the column shown as the peak value of an episode
+    variant: str = ""  # which rule of the alert, when it has several at one severity
+
+
+def _read(data_dir: Path, series_id: str, multiplier: float = 1.0) -> pd.Series:
+    frame = pd.read_csv(data_dir / f"{series_id}.csv", parse_dates=["date"])
+    return frame.set_index("date")["value"].astype(float) * multiplier
+
+
+def _shift_business_days(values: pd.Series, calendar_days: int) -> pd.Series:
+    """Weekly prints: visible from the first business day ``calendar_days`` after their date."""
+    shifted = []
+    for stamp in values.index:
+        day = stamp.date() + dt.timedelta(days=calendar_days)
+        while not is_business_day(day):
+            day += dt.timedelta(days=1)
+        shifted.append(pd.Timestamp(day))
+    return pd.Series(values.to_numpy(), index=pd.DatetimeIndex(shifted))
+
+
+def _change_over_calendar_days(values: pd.Series, days: int) -> pd.Series:
+    """``value - value as of days earlier`` (the newest print on or before that day)."""
+    earlier = values.reindex(values.index - pd.Timedelta(days=days), method="ffill")
+    return pd.Series(values.to_numpy() - earlier.to_numpy(), index=values.index)
+
+
+def build_state(data_dir: Path) -> pd.DataFrame:
+    """One row per US business day: the newest value of each signal and each default detector's alarm."""
+    signals, _notes = derive_signals(data_dir)
+    days = pd.DatetimeIndex(
+        [
+            pd.Timestamp(d)
+            for d in pd.date_range(START, pd.Timestamp.today().normalize()).date
+            if is_business_day(d)
+        ]
+    )
+    columns: dict[str, pd.Series] = {}
+
+    def held(values: pd.Series) -> pd.Series:
+        values = values.dropna()
+        values = values[~values.index.duplicated(keep="last")].sort_index()
+        return values.reindex(days.union(values.index)).ffill().reindex(days)
+
+    for name, series in signals.items():
+        values = series.values
+        if series.frequency == "weekly":
+            values = _shift_business_days(values, 1)
+        columns[name] = held(values)
+    policy = pd.concat([_read(data_dir, "IOER")[:"2021-07-28"], _read(data_dir, "IORB")["2021-07-29":]])
+    bgcr = _read(data_dir, "BGCR")
+    columns["bgcr_iorb_spread_bp"] = held(((bgcr - policy.reindex(bgcr.index)) * 100).round(6))
+    columns["srf_usage_usd_bn"] = held(_read(data_dir, "RPONTTLD"))
+    reserves = _read(data_dir, "WRESBAL", 1e-3)
+    tga = _read(data_dir, "WDTGAL", 1e-3)
+    columns["reserves_change_28d_usd_bn"] = held(_shift_business_days(reserves.diff(4), 1))
+    columns["tga_change_28d_usd_bn"] = held(_shift_business_days(tga.diff(4), 1))
+    dgs10 = _read(data_dir, "DGS10")
+    columns["dgs10_change_20d_bp"] = held((_change_over_calendar_days(dgs10, 28) * 100).round(6))
+    top = _read(data_dir, "DFEDTARU")
+    columns["policy_change_90d_bp"] = held((_change_over_calendar_days(top, 90) * 100).round(6))
+    usdjpy = _read(data_dir, "DEXJPUS")
+    earlier = usdjpy.reindex(usdjpy.index - pd.Timedelta(days=28), method="ffill").to_numpy()
+    columns["usdjpy_change_20d_pct"] = held(pd.Series((usdjpy.to_numpy() / earlier - 1) * 100, usdjpy.index))
+
+    for name, choice in DEFAULTS.items():
+        if name not in signals:
+            continue
+        series = signals[name]
+        alarms = _run(choice.build(), _univariate(series))
+        alarm_series = pd.Series(
+            [float(a) for a in alarms.values()], pd.DatetimeIndex([pd.Timestamp(d) for d in alarms])
+        )
+        if series.frequency == "weekly":
+            alarm_series = _shift_business_days(alarm_series, 1)
+        columns[f"alarm:{name}"] = held(alarm_series)
+    index_signals = {k: v for k, v in signals.items() if isinstance(v, SignalSeries)}
+    index = MULTIVARIATE_DEFAULTS["funding_stress_index"].build()
+    observations = multivariate_observations(index_signals)
+    index_values, index_alarms = {}, {}
+    for day, x in observations:
+        index_values[pd.Timestamp(day)] = index.score_one(x)
+        index.learn_one(x)
+        index_alarms[pd.Timestamp(day)] = float(index.alarm)
+    columns["funding_stress_index"] = held(pd.Series(index_values))
+    columns["alarm:funding_stress_index"] = held(pd.Series(index_alarms))
+    return pd.DataFrame(columns, index=days)
+
+
+def _col(frame: pd.DataFrame, name: str) -> pd.Series:
+    return frame[name] if name in frame else pd.Series(float("nan"), index=frame.index)
+
+
+def _alarm(name: str) -> Callable[[pd.DataFrame], pd.Series]:
+    return lambda f: _col(f, f"alarm:{name}") == 1
+
+
+RULES: tuple[Rule, ...] = (
+    Rule("SOFRAboveIORB", "warning", _alarm("sofr_iorb_spread_bp"), "sofr_iorb_spread_bp"),
+    Rule("SOFRAboveIORB", "critical", lambda f: f.sofr_iorb_spread_bp >= T["sofr_spike_bp"],
+         "sofr_iorb_spread_bp"),
+    Rule("SOFRTailStress", "warning", _alarm("sofr99_iorb_spread_bp"), "sofr99_iorb_spread_bp"),
+    Rule("SOFRTailStress", "critical", lambda f: f.sofr99_iorb_spread_bp >= T["sofr99_critical_bp"],
+         "sofr99_iorb_spread_bp"),
+    Rule("RepoOffTheFloor", "warning",
+         lambda f: (f.tgcr_iorb_spread_bp >= T["repo_off_floor_bp"])
+         | (f.bgcr_iorb_spread_bp >= T["repo_off_floor_bp"]),
+         "tgcr_iorb_spread_bp", "tgcr/bgcr level"),
+    Rule("RepoOffTheFloor", "warning", _alarm("effr_iorb_spread_bp"), "effr_iorb_spread_bp", "effr detector"),
+    Rule("ReverseRepoBufferDepleted", "warning",
+         lambda f: (f.onrrp_usd_bn < T["onrrp_depleted_usd_bn"])
+         & (f.sofr_range_position_ratio >= T["onrrp_sofr_range_position_ratio"]),
+         "onrrp_usd_bn"),
+    Rule("ReserveScarcityNear", "warning", _alarm("reserves_usd_bn"), "reserves_usd_bn"),
+    Rule("ReservesFallingFast", "warning",
+         lambda f: (f.reserves_change_28d_usd_bn <= T["reserves_fall_28d_usd_bn"])
+         & (f.onrrp_usd_bn < T["reserves_fall_thin_buffer_onrrp_usd_bn"]),
+         "reserves_change_28d_usd_bn"),
+    Rule("TGARebuildDrainingReserves", "warning",
+         lambda f: (f.tga_change_28d_usd_bn >= T["tga_rise_28d_usd_bn"])
+         & (f.tga_usd_bn - f.tga_change_28d_usd_bn < T["tga_rebuild_from_usd_bn"])
+         & (f.reserves_change_28d_usd_bn <= T["tga_reserves_fall_28d_usd_bn"]),
+         "tga_change_28d_usd_bn"),
+    Rule("StandingRepoFacilityUsed", "warning", lambda f: f.srf_usage_usd_bn >= T["srf_used_usd_bn"],
+         "srf_usage_usd_bn"),
+    Rule("StandingRepoFacilityUsed", "critical", lambda f: f.srf_usage_usd_bn >= T["srf_critical_usd_bn"],
+         "srf_usage_usd_bn"),
+    Rule("BondsSellOffWhilePolicyEases", "warning",
+         lambda f: (f.dgs10_change_20d_bp >= T["dgs10_selloff_20d_bp"]) & (f.policy_change_90d_bp < 0),
+         "dgs10_change_20d_bp", "28-day change"),
+    Rule("BondsSellOffWhilePolicyEases", "warning",
+         lambda f: (_col(f, "alarm:dgs10_target_top_spread_bp") == 1) & (f.policy_change_90d_bp < 0),
+         "dgs10_target_top_spread_bp", "10y - top detector"),
+    Rule("YenCarryUnwind", "info", lambda f: f.usdjpy_change_20d_pct <= T["usdjpy_unwind_info_20d_pct"],
+         "usdjpy_change_20d_pct"),
+    Rule("YenCarryUnwind", "warning", lambda f: f.usdjpy_change_20d_pct <= T["usdjpy_unwind_20d_pct"],
+         "usdjpy_change_20d_pct"),
+    Rule("FundingStressIndexHigh", "warning", _alarm("funding_stress_index"), "funding_stress_index"),
+)  # fmt: skip
+
+
+@dataclasses.dataclass(frozen=True)
+class FiringEpisode:
+    """A run of business days on which a rule holds (gaps of up to ``MERGE_GAP`` days merged)."""
+
+    start: dt.date
+    end: dt.date
+    days: int
+    peak: float
+
+
+MERGE_GAP_BUSINESS_DAYS = 5
+
+
+def episodes(frame: pd.DataFrame, rule: Rule) -> list[FiringEpisode]:
+    """The firing episodes of ``rule`` over ``frame``."""
+    firing = rule.condition(frame).fillna(False).astype(bool)
+    out: list[FiringEpisode] = []
+    run: list[pd.Timestamp] = []
+    gap = 0
+    for stamp, on in firing.items():
+        if on:
+            run.append(stamp)
+            gap = 0
+        elif run:
+            gap += 1
+            if gap > MERGE_GAP_BUSINESS_DAYS:
+                out.append(_episode(frame, rule, run))
+                run, gap = [], 0
+    if run:
+        out.append(_episode(frame, rule, run))
+    return out
+
+
+def _episode(frame: pd.DataFrame, rule: Rule, run: list[pd.Timestamp]) -> FiringEpisode:
+    values = frame.loc[run[0] : run[-1], rule.value]
+    stress_down = rule.value in {"onrrp_usd_bn", "reserves_usd_bn", "reserves_change_28d_usd_bn",
+                                 "usdjpy_change_20d_pct"}  # fmt: skip
+    peak = float(values.min() if stress_down else values.max())
+    return FiringEpisode(run[0].date(), run[-1].date(), len(run), peak)
+
+
+def _overlaps(items: list[FiringEpisode], start: dt.date, end: dt.date) -> bool:
+    return any(e.start <= end and e.end >= start for e in items)
+
+
+def report(frame: pd.DataFrame) -> str:
+    """Markdown: per alert and severity, the check against the episodes and every firing episode."""
+    lines = [
+        "# Funding alert rules on real history (generated)",
+        "",
+        "Generated by `.venv/bin/python deploy/prometheus/backtest.py --data-dir ../shared/data/series`;",
+        "do not edit. Each rule's condition is applied to the worker's state on every US business day",
+        f"from {START} (the newest print of each signal held until the next one; H.4.1 prints from the",
+        "business day after their Wednesday; detectors as `detectors/defaults.py`). Episodes merge firing",
+        f"days separated by up to {MERGE_GAP_BUSINESS_DAYS} business days; `peak` is the most stressed",
+        "value of the rule's signal in the episode. Thresholds: `THRESHOLDS` in the script.",
+        "",
+        "## Summary",
+        "",
+        "| alert | severity | " + " | ".join(e.id for e in EPISODES) + " | calm 2021-01..2023-05 | "
+        "firing days | episodes |",
+        "|---|---|" + "---|" * len(EPISODES) + "---|---|---|",
+    ]
+    detail = ["", "## Firing episodes", ""]
+    for rule in RULES:
+        found = episodes(frame, rule)
+        hits = [
+            "fires" if _overlaps(found, ep.start - dt.timedelta(days=14), ep.end) else "-" for ep in EPISODES
+        ]
+        calm = [e for e in found if e.start <= CALM_STRETCH[1] and e.end >= CALM_STRETCH[0]]
+        calm_text = "quiet" if not calm else f"**{len(calm)} episode(s)**"
+        total = sum(e.days for e in found)
+        name = f"{rule.alert} ({rule.variant})" if rule.variant else rule.alert
+        lines.append(
+            f"| {name} | {rule.severity} | " + " | ".join(hits) + f" | {calm_text} | {total} | {len(found)} |"
+        )
+        detail.append(f"### {name}, {rule.severity} (peak of `{rule.value}`)")
+        detail.append("")
+        if not found:
+            detail.append("never fires")
+        for e in found:
+            span = f"{e.start}" if e.start == e.end else f"{e.start} .. {e.end}"
+            detail.append(f"- {span}: {e.days} business day(s), peak {e.peak:.1f}")
+        detail.append("")
+    return "\n".join(lines + detail).rstrip() + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir", type=Path, required=True)
+    args = parser.parse_args(argv)
+    sys.stdout.write(report(build_state(args.data_dir)))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
