@@ -14,18 +14,37 @@ from typing import Any
 
 from kafka import KafkaProducer
 
+from plumbline.catalogue import partition_for
 from plumbline.records import DeadLetter, Print
 from plumbline.settings import Settings
 
-__all__ = ["PrintProducer"]
+__all__ = ["PrintProducer", "print_partition"]
+
+
+def print_partition(series_id: str, partitions: set[int] | None) -> int:
+    """The partition of a print: its series' partition group, so every input of a signal meets in one.
+
+    >>> print_partition("WRESBAL", {0, 1, 2, 3}), print_partition("SOFR", {0, 1})
+    (1, 0)
+    >>> print_partition("WALCL", None)  # metadata not known yet: the only partition there surely is
+    0
+    """
+    ordered = sorted(partitions or {0})
+    return ordered[partition_for(series_id, len(ordered))]
 
 
 class PrintProducer:
     """A thin, explicit wrapper over :class:`kafka.KafkaProducer` for :class:`Print` records."""
 
-    def __init__(self, settings: Settings, producer: KafkaProducer | None = None) -> None:
+    def __init__(
+        self, settings: Settings, producer: KafkaProducer | None = None, max_block_ms: int = 10000
+    ) -> None:
         self.topic = settings.topic_prints
         self.dead_letter_topic = settings.topic_dead_letter
+        options: dict[str, Any] = {}
+        if "bootstrap_timeout_ms" in KafkaProducer.DEFAULT_CONFIG:
+            # kafka-python 3 otherwise spends 30 s bootstrapping from a broker that is not there.
+            options["bootstrap_timeout_ms"] = max_block_ms
         self._producer = producer or KafkaProducer(
             bootstrap_servers=settings.bootstrap_servers,
             acks="all",
@@ -33,11 +52,18 @@ class PrintProducer:
             linger_ms=5,
             retries=5,
             client_id="plumbline-connector",
+            max_block_ms=max_block_ms,  # a missing broker fails in seconds, not kafka-python's 60 s
+            **options,
         )
 
     def send(self, record: Print) -> Any:
         """Queue one print; :meth:`flush` waits until the broker has it. Returns the send future."""
-        return self._producer.send(self.topic, key=record.key.encode(), value=record.to_json())
+        # Explicit partition (not a partitioner): the custom-partitioner API differs between kafka-python
+        # 2 and 3, and the metadata lookup is cached after the first send.
+        partition = print_partition(record.series_id, self._producer.partitions_for(self.topic))
+        return self._producer.send(
+            self.topic, key=record.key.encode(), value=record.to_json(), partition=partition
+        )
 
     def send_dead_letter(self, record: DeadLetter) -> Any:
         """Queue one dead letter on the dead-letter topic. Returns the send future."""

@@ -55,19 +55,9 @@ def kafka_producer_factory(settings: Settings, max_block_ms: int = 10000) -> Cal
     """
 
     def make() -> ProducerLike:
-        from kafka import KafkaProducer
-
         from connectors.producer import PrintProducer
 
-        options: dict[str, Any] = {}
-        if "bootstrap_timeout_ms" in KafkaProducer.DEFAULT_CONFIG:
-            # kafka-python 3 otherwise spends 30 s bootstrapping from a broker that is not there.
-            options["bootstrap_timeout_ms"] = max_block_ms
-        producer = KafkaProducer(
-            bootstrap_servers=settings.bootstrap_servers, acks="all", enable_idempotence=True, linger_ms=5,
-            retries=5, client_id="plumbline-connector", max_block_ms=max_block_ms, **options,
-        )  # fmt: skip
-        return PrintProducer(settings, producer=producer)
+        return PrintProducer(settings, max_block_ms=max_block_ms)
 
     return make
 
