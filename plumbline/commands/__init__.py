@@ -17,6 +17,7 @@ COMMAND_MODULES = (
     "plumbline.commands.republish",
     "plumbline.commands.score",
     "plumbline.commands.evaluate",
+    "plumbline.commands.dashboards",
 )
 
 __all__ = ["COMMAND_MODULES"]
