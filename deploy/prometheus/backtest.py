@@ -99,13 +99,9 @@ def _change_over_calendar_days(values: pd.Series, days: int) -> pd.Series:
 def build_state(data_dir: Path) -> pd.DataFrame:
     """One row per US business day: the newest value of each signal and each default detector's alarm."""
     signals, _notes = derive_signals(data_dir)
-    days = pd.DatetimeIndex(
-        [
-            pd.Timestamp(d)
-            for d in pd.date_range(START, pd.Timestamp.today().normalize()).date
-            if is_business_day(d)
-        ]
-    )
+    # Up to the newest print in the data (not today), so the report depends on the data only.
+    last = max(series.values.index.max() for series in signals.values())
+    days = pd.DatetimeIndex([pd.Timestamp(d) for d in pd.date_range(START, last).date if is_business_day(d)])
     columns: dict[str, pd.Series] = {}
 
     def held(values: pd.Series) -> pd.Series:
