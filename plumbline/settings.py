@@ -45,6 +45,9 @@ class Settings:
     # Network: everything local binds loopback only.
     bind_host: str = "127.0.0.1"
     broker_port: int = 19092
+    # Where clients reach the broker, ``host:port[,host:port]``. Empty: the local broker at
+    # bind_host:broker_port. In containers the worker binds 0.0.0.0 but connects to e.g. kafka:9092.
+    bootstrap_servers: str = ""
     prometheus_port: int = 19090
     alertmanager_port: int = 19093
     webhook_port: int = 19095
@@ -80,6 +83,8 @@ class Settings:
     spread_window_k: int = 3
     spread_window_n: int = 5
     spread_max_gap_days: float = 10.0
+    # Seconds a date of the composite index waits for slower partition groups (streams/index.py).
+    index_grace_seconds: float = 3.0
     # Optional TOML file choosing detectors per signal (streams/config.py); defaults: detectors/defaults.py.
     detectors_file: Path | None = None
     # Where workers keep per-partition state checkpoints (default: <state_dir>/checkpoints). Workers
@@ -110,6 +115,12 @@ class Settings:
     fed_ddp_base_url: str = "https://www.federalreserve.gov/datadownload"
 
     def __post_init__(self) -> None:
+        if not self.bootstrap_servers:
+            object.__setattr__(self, "bootstrap_servers", f"{self.bind_host}:{self.broker_port}")
+        for address in self.bootstrap_servers.split(","):
+            host, _, port = address.strip().rpartition(":")
+            if not host or not port.isdigit():
+                raise SettingsError(f"{_env_name('bootstrap_servers')}: {address!r} is not host:port")
         # Child processes run with other working directories: every path is made absolute once.
         for name in ("state_dir", "cache_dir", "data_dir", "detectors_file", "checkpoint_dir"):
             value = getattr(self, name)
@@ -162,14 +173,9 @@ class Settings:
                 raise SettingsError(f"{_env_name(name)}: {getattr(self, name)!r} is not an http(s) URL")
 
     @property
-    def bootstrap_servers(self) -> str:
-        """``host:port`` of the broker, as kafka-python wants it."""
-        return f"{self.bind_host}:{self.broker_port}"
-
-    @property
     def broker_url(self) -> str:
         """The broker URL as Faust wants it."""
-        return f"kafka://{self.bootstrap_servers}"
+        return ";".join(f"kafka://{address.strip()}" for address in self.bootstrap_servers.split(","))
 
     @property
     def all_topics(self) -> tuple[str, ...]:

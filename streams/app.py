@@ -76,7 +76,7 @@ class Worker:
         """The composite index engine, loaded from its checkpoint on first use."""
         if self.index is None or self.index_store is None:
             store = CheckpointStore(self._path(self.settings.topic_index_inputs, 0))
-            index = IndexEngine(self.plan[INDEX_SIGNAL][0])
+            index = IndexEngine(self.plan[INDEX_SIGNAL][0], grace_seconds=self.settings.index_grace_seconds)
             saved = store.load_blob(_INDEX_KEY)
             if saved is not None:
                 index.restore(saved, time.monotonic())

@@ -26,7 +26,7 @@ __all__ = ["CLOCK_SIGNAL", "IndexEngine"]
 CLOCK_SIGNAL = "sofr_iorb_spread_bp"
 #: An input older than this (calendar days before D) is left out of D's vector.
 MAX_INPUT_AGE_DAYS = 16
-_HISTORY = 64  # values kept per signal: enough to look back past a few weeks of reordering
+_HISTORY_FLOOR = 8  # values always kept per signal, whatever their age
 
 
 @dataclasses.dataclass(order=True)
@@ -52,6 +52,7 @@ class IndexEngine:
         self.signal: Signal | None = None
         self.contributions: dict[str, float] = {}
         self.dirty = False
+        self.released_by_grace = 0
 
     def _group(self, signal_id: str) -> str:
         return partition_group(SIGNALS[signal_id].inputs[0])
@@ -67,7 +68,7 @@ class IndexEngine:
         row = (signal.published_at, signal.observation_date, signal.value)
         if row not in rows:
             bisect.insort(rows, row)
-            del rows[:-_HISTORY]
+            self._prune(rows)
         if (
             signal.signal_id == CLOCK_SIGNAL
             and (self.state.last_date is None or signal.observation_date > self.state.last_date)
@@ -79,6 +80,17 @@ class IndexEngine:
             )
         self.dirty = True
 
+    def _prune(self, rows: list[tuple[dt.datetime, dt.date, float]]) -> None:
+        # Keep what a pending date may still need: a partition group running far ahead must not push
+        # out the values an older pending date will be computed from (memory stays bounded by the
+        # span of pending dates, which the grace period bounds in time).
+        horizon = self.pending[0].day if self.pending else (self.state.last_date or rows[-1][1])
+        cutoff = horizon - dt.timedelta(days=MAX_INPUT_AGE_DAYS + 1)
+        stale = 0
+        while stale < len(rows) - _HISTORY_FLOOR and rows[stale][1] < cutoff:
+            stale += 1
+        del rows[:stale]
+
     def drain(self, now_monotonic: float) -> Outcome:
         """Compute every pending date that is ready, oldest publication first."""
         outcome = Outcome()
@@ -89,6 +101,8 @@ class IndexEngine:
                 break
             self.pending.pop(0)
             self.dirty = True
+            if not ready:
+                self.released_by_grace += 1
             signal, alert = self._compute(head)
             if signal is not None:
                 outcome.signals.append(signal)

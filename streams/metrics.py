@@ -116,7 +116,12 @@ class PipelineCollector(Collector):
                 late.add_metric([signal_id], float(count))
             states.extend(engine.detectors.values())
         index = self.worker.index
+        by_grace = CounterMetricFamily(
+            "plumbline_index_dates_released_by_grace",
+            "Index dates computed after the grace period instead of every partition group's watermark",
+        )
         if index is not None:
+            by_grace.add_metric([], float(index.released_by_grace))
             states.append(index.state)
             if index.signal is not None:
                 signal_value.add_metric([index.signal.signal_id, "index"], index.signal.value)
@@ -138,6 +143,7 @@ class PipelineCollector(Collector):
         yield from (series_value, series_time, expected, signal_value, signal_time, input_age, late)
         yield from detector_families.values()
         yield contribution
+        yield by_grace
 
 
 class PipelineMetrics:
