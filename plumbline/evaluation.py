@@ -1,12 +1,14 @@
 """Backtest of the detectors on real history: derived funding signals, episodes, calm stretches.
 
 ``plumbline evaluate`` runs every candidate detector over every funding signal that can be derived
-from the data directory, in date order (the same detector objects the worker runs, no look-ahead:
-each observation is scored before it is learned, and weekly balance-sheet prints enter the
-multivariate vector on the business day after their Wednesday, when the H.4.1 release makes them
-public). For each run it reports, per episode of ``../shared/DOMAIN.md``, whether an alarm was on in
-the detection window and its lead (negative) or lag in business days from the episode start, and
-the number of alarm onsets per year in the calm stretch.
+from the data directory, in date order. The signals come from the one in-process engine
+(``streams/inprocess.py``: the very objects the worker runs, fed in publication order, so no
+look-ahead); the default detectors' alarms are the ones that engine raised, the composite index
+included; every other candidate is run over the same signal series, each observation scored before
+it is learned. For each run it reports, per episode of ``../shared/DOMAIN.md``, whether an alarm was
+on in the detection window and its lead (negative) or lag in business days from the episode start,
+and the number of alarm onsets per year in the calm stretch. ``plumbline backtest`` scores its
+alarms with the same functions.
 
 The result is a markdown table, written between markers into ``docs/detectors.md``.
 """
@@ -24,21 +26,33 @@ from typing import Any
 
 import pandas as pd
 
+from connectors.replay import plan_replay
 from detectors import Detector
 from detectors._calendar import business_days_between, is_business_day, previous_business_day
-from detectors.defaults import DEFAULTS, MULTIVARIATE_DEFAULTS, DetectorChoice
+from detectors.defaults import DEFAULTS, MULTIVARIATE_DEFAULTS, SIGNAL_PROFILES, DetectorChoice
+from plumbline.catalogue import SIGNALS, get_series
+from plumbline.records import Print, Signal
+from streams.config import INDEX_SIGNAL, DetectorSpec
+from streams.inprocess import InProcessRun, run_in_process
+from streams.signals import RESERVES_RATE, SIGNAL_DEFS
 
 __all__ = [
     "CALM_STRETCH",
     "EPISODES",
+    "SIGNAL_SERIES",
     "Episode",
     "EvaluationResult",
     "Row",
     "SignalSeries",
+    "alarms_by_detector",
+    "baseline_rows",
     "candidates",
+    "default_plan",
     "derive_signals",
+    "engine_signals",
     "evaluate",
     "render_markdown",
+    "signal_series",
     "write_generated_section",
 ]
 
@@ -82,10 +96,14 @@ class SignalSeries:
     holes: tuple[tuple[dt.date, dt.date], ...] = ()
 
 
-def _read(data_dir: Path, series_id: str) -> pd.Series:
-    frame = pd.read_csv(data_dir / f"{series_id}.csv", parse_dates=["date"])
-    series = frame.set_index("date")["value"].astype(float)
-    return series[series.index >= pd.Timestamp(START)]
+#: Every catalogue series some signal is built from (the rate on reserves: IORB and IOER).
+SIGNAL_SERIES: tuple[str, ...] = tuple(
+    sorted(
+        {s for d in SIGNAL_DEFS for s in (d.driver, *(i.series for i in d.inputs))} - {RESERVES_RATE}
+        | {"IORB", "IOER"}
+    )
+)
+_END_OF_TIME = dt.date(9999, 12, 31)
 
 
 def _holes(values: pd.Series, max_business_days: int = 10) -> tuple[tuple[dt.date, dt.date], ...]:
@@ -97,8 +115,70 @@ def _holes(values: pd.Series, max_business_days: int = 10) -> tuple[tuple[dt.dat
     return tuple(holes)
 
 
+def _frequency(signal_id: str) -> str:
+    driver = next(d.driver for d in SIGNAL_DEFS if d.id == signal_id)
+    return "weekly" if get_series(driver).frequency == "weekly" else "daily"
+
+
+def signal_series(
+    signals: Iterable[Signal], wanted: Iterable[str] | None = None, start: dt.date | None = None
+) -> tuple[dict[str, SignalSeries], list[str]]:
+    """Signal values by observation date (the last value emitted for a date: corrections win), with
+    their holes (more than 10 business days without a daily value) as notes."""
+    by_signal: dict[str, dict[dt.date, float]] = {}
+    for signal in signals:
+        if start is None or signal.observation_date >= start:
+            by_signal.setdefault(signal.signal_id, {})[signal.observation_date] = signal.value
+    notes: list[str] = []
+    out: dict[str, SignalSeries] = {}
+    for signal_id in wanted if wanted is not None else sorted(by_signal):
+        values = by_signal.get(signal_id)
+        if not values or signal_id == INDEX_SIGNAL:
+            continue
+        days = sorted(values)
+        series = pd.Series(
+            [values[d] for d in days], index=pd.DatetimeIndex([pd.Timestamp(d) for d in days]), dtype=float
+        )
+        frequency = _frequency(signal_id)
+        holes = _holes(series) if frequency == "daily" else ()
+        for first, last in holes:
+            notes.append(f"{signal_id}: no data {first} .. {last} (hole in the copy); those days are skipped")
+        out[signal_id] = SignalSeries(signal_id, SIGNALS[signal_id].description, frequency, series, holes)
+    return out, notes
+
+
+def _prints(data_dir: Path, notes: list[str]) -> list[Print]:
+    plan = plan_replay(data_dir, SIGNAL_SERIES, START, _END_OF_TIME, skip_missing=True)
+    for series_id in plan.missing:
+        notes.append(f"missing {series_id}.csv: signals built from it are skipped")
+    return list(plan.prints)
+
+
+def engine_signals(data_dir: Path) -> tuple[dict[str, SignalSeries], list[str]]:
+    """Every evaluated funding signal derivable from ``data_dir``, and notes on what was skipped.
+
+    The values are those the in-process engine derives from the prints in publication order.
+    """
+    notes: list[str] = []
+    run = run_in_process(_prints(data_dir, notes), {})
+    signals, hole_notes = signal_series(run.signals, SIGNAL_PROFILES, START)
+    return signals, notes + hole_notes
+
+
+def _read(data_dir: Path, series_id: str) -> pd.Series:
+    frame = pd.read_csv(data_dir / f"{series_id}.csv", parse_dates=["date"])
+    series = frame.set_index("date")["value"].astype(float)
+    return series[series.index >= pd.Timestamp(START)]
+
+
 def derive_signals(data_dir: Path) -> tuple[dict[str, SignalSeries], list[str]]:
-    """Every funding signal derivable from ``data_dir``, and notes on what was skipped."""
+    """Every funding signal derivable from ``data_dir``, by pandas on the files (not the engine).
+
+    Kept only for ``deploy/prometheus/backtest.py``, whose committed BACKTEST.md was produced with
+    it; ``plumbline evaluate`` and ``plumbline backtest`` use :func:`engine_signals`, the in-process
+    engine's derivation (identical values but for float rounding and 5 more days where the engine
+    holds the target range as of the newest setting).
+    """
     notes: list[str] = []
     available = {path.stem for path in data_dir.glob("*.csv")}
 
@@ -159,6 +239,22 @@ def derive_signals(data_dir: Path) -> tuple[dict[str, SignalSeries], list[str]]:
         add("dgs10_target_top_spread_bp", "10-year yield minus the top of the target range, bp",
             ((dgs10 - _read(data_dir, "DFEDTARU").reindex(dgs10.index)) * 100.0).round(6))  # fmt: skip
     return signals, notes
+
+
+def default_plan() -> dict[str, list[DetectorSpec]]:
+    """The default detectors of ``detectors/defaults.py`` as an engine plan (severities irrelevant)."""
+    return {
+        signal: [DetectorSpec(signal, choice.detector, dict(choice.params), "warning")]
+        for signal, choice in {**DEFAULTS, **MULTIVARIATE_DEFAULTS}.items()
+    }
+
+
+def alarms_by_detector(run: InProcessRun) -> dict[tuple[str, str], dict[dt.date, bool]]:
+    """Each detector's alarm state per learned date, from a traced in-process run."""
+    out: dict[tuple[str, str], dict[dt.date, bool]] = {}
+    for point in run.points:
+        out.setdefault((point.signal, point.detector), {})[point.observation_date] = point.alarm
+    return out
 
 
 def _timestamp(day: dt.date) -> float:
@@ -314,16 +410,26 @@ class EvaluationResult:
     notes: list[str]
     defaults_seconds: float
     observations: int
+    prints: int = 0
 
 
 def evaluate(
     data_dir: Path, *, defaults_only: bool = False, progress: Callable[[str], None] | None = None
 ) -> EvaluationResult:
-    """Backtest every candidate (or only the defaults) on every derivable signal."""
-    signals, notes = derive_signals(data_dir)
+    """Backtest every candidate (or only the defaults) on every derivable signal.
+
+    One in-process run derives the signals and runs the default detectors (their rows are that
+    run's alarms); the other candidates are run over the signal series it derived.
+    """
+    notes: list[str] = []
+    prints = _prints(data_dir, notes)
+    started = time.perf_counter()
+    run = run_in_process(prints, default_plan(), trace=True)
+    default_seconds = time.perf_counter() - started
+    signals, hole_notes = signal_series(run.signals, SIGNAL_PROFILES, START)
+    notes += hole_notes
+    engine_alarms = alarms_by_detector(run)
     rows: list[Row] = []
-    default_seconds = 0.0
-    observations = 0
     for signal_id, series in signals.items():
         observations_of_signal = _univariate(series)
         default = DEFAULTS.get(signal_id)
@@ -331,40 +437,33 @@ def evaluate(
         if default and default not in configs:
             configs.append(default)
         for choice in configs:
-            started = time.perf_counter()
-            alarms = _run(choice.build(), observations_of_signal)
             if choice == default:
-                default_seconds += time.perf_counter() - started
-                observations += len(observations_of_signal)
+                alarms = engine_alarms.get((signal_id, choice.detector), {})
+            else:
+                alarms = _run(choice.build(), observations_of_signal)
             rows.append(score_alarms(signal_id, choice.detector, choice.params, alarms, choice == default))
         if progress:
             progress(signal_id)
-    vectors = multivariate_observations(signals)
-    multivariate = list(MULTIVARIATE_DEFAULTS.values())
+    for name, choice in MULTIVARIATE_DEFAULTS.items():
+        alarms = engine_alarms.get((name, choice.detector), {})
+        rows.append(score_alarms("all signals", choice.detector, choice.params, alarms, True))
     if not defaults_only:
-        multivariate.append(DetectorChoice("half_space_trees", {}))
-    for choice in multivariate:
-        started = time.perf_counter()
-        alarms = _run(choice.build(), vectors)
-        is_default = choice in MULTIVARIATE_DEFAULTS.values()
-        if is_default:
-            default_seconds += time.perf_counter() - started
-            observations += len(vectors)
-        rows.append(score_alarms("all signals", choice.detector, choice.params, alarms, is_default))
-    rows.extend(_baselines(signals))
-    return EvaluationResult(rows, notes, default_seconds, observations)
-
-
-def _baselines(signals: dict[str, SignalSeries]) -> list[Row]:
+        vectors = multivariate_observations(signals)
+        alarms = _run(DetectorChoice("half_space_trees", {}).build(), vectors)
+        rows.append(score_alarms("all signals", "half_space_trees", {}, alarms, False))
     spread = signals.get("sofr_iorb_spread_bp")
-    if spread is None:
-        return []
-    days = [stamp.date() for stamp in spread.values.index]
-    above = {stamp.date(): bool(value > 0) for stamp, value in spread.values.items()}
+    if spread is not None:
+        rows.extend(baseline_rows({s.date(): float(v) for s, v in spread.values.items()}))
+    return EvaluationResult(rows, notes, default_seconds, len(run.points), len(prints))
+
+
+def baseline_rows(spread: dict[dt.date, float]) -> list[Row]:
+    """The dummy baselines on the dates of SOFR - IORB: never, always, and the plain rule SOFR > IORB."""
+    days = sorted(spread)
     return [
         score_alarms("baseline", "never alarm", {}, dict.fromkeys(days, False)),
         score_alarms("baseline", "always alarm", {}, dict.fromkeys(days, True)),
-        score_alarms("baseline", "plain rule SOFR > IORB", {}, above),
+        score_alarms("baseline", "plain rule SOFR > IORB", {}, {d: spread[d] > 0 for d in days}),
     ]
 
 
@@ -424,7 +523,8 @@ def render_markdown(result: EvaluationResult, command: str = "plumbline evaluate
     lines += [f"- {note}" for note in result.notes] or ["- none"]
     lines += [
         "",
-        f"Default detectors over the whole history: {result.observations} observations in "
+        f"Signals and default detectors over the whole history, in the in-process engine: "
+        f"{result.prints} prints, {result.observations} detector observations in "
         f"{result.defaults_seconds:.2f} s (this machine, this run).",
         GENERATED_END,
     ]
