@@ -1,46 +1,168 @@
 """Replay history onto the prints topic in publication order, at an accelerated pace.
 
 Each print is sent when it became known (``published_at`` from the catalogue: SOFR for day T on
-T+1 at 08:00 New York, the rate on reserves at the start of its effective date), with the replay
-flag set, so its alerts page nobody. ``speed`` is historic seconds per wall-clock second; ``None``
-sends as fast as the broker takes them.
+T+1 at 08:00 New York, weekly H.4.1 on its Thursday release, the rate on reserves at the start of
+its effective date), with the vintage first published and the replay flag set, so its alerts page
+nobody. ``speed`` is historic seconds per wall-clock second; ``None`` sends as fast as the broker
+takes them.
+
+Where a series comes from: the connectors' archive when it holds that series (its first vintage,
+i.e. the value as first published, at its publication time), else the data directory's CSV. A
+series in neither is left out and reported in :attr:`ReplayPlan.sources` as ``missing``.
+
+An interrupted replay resumes: :class:`ReplayProgress` keeps, under the state directory, how many
+prints of a plan the broker has acknowledged, keyed by a hash of the window and series.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import hashlib
+import json
+import os
 import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+from typing import Literal
 
-from connectors.history import iter_publication_order, read_history
+from connectors.archive import Archive
+from connectors.history import HistoryError, iter_publication_order, read_history
 from connectors.producer import PrintProducer
+from plumbline.catalogue import get_series
 from plumbline.records import Print
 
-__all__ = ["ReplayPlan", "plan_replay", "run_replay"]
+__all__ = ["ReplayPlan", "ReplayProgress", "Source", "plan_replay", "replay_id", "run_replay"]
 
 # Policy rates are step series: send a week before the window so the rate in force on its first day is known.
 _POLICY_LEAD_DAYS = 7
 _POLICY_SERIES = frozenset({"IORB", "IOER", "DFEDTARL", "DFEDTARU"})
 
+Source = Literal["archive", "data_dir", "missing"]
+
 
 @dataclasses.dataclass(frozen=True)
 class ReplayPlan:
-    """The prints of a replay, in the order they will be sent."""
+    """The prints of a replay, in the order they will be sent, and where each series came from."""
 
     start: dt.date
     end: dt.date
     prints: tuple[Print, ...]
+    sources: dict[str, Source] = dataclasses.field(default_factory=dict)
+
+    @property
+    def missing(self) -> list[str]:
+        """Series asked for that neither the archive nor the data directory has."""
+        return [series_id for series_id, source in self.sources.items() if source == "missing"]
 
 
-def plan_replay(data_dir: Path | None, series: Sequence[str], start: dt.date, end: dt.date) -> ReplayPlan:
-    """Read the window's prints of ``series`` from the data directory, in publication order."""
+def _first_day(series_id: str, start: dt.date) -> dt.date:
+    return start - dt.timedelta(days=_POLICY_LEAD_DAYS) if series_id in _POLICY_SERIES else start
+
+
+def _from_archive(archive: Archive, series_id: str, first: dt.date, end: dt.date) -> list[Print]:
+    # The value as first published (vintage 1) at its publication time: no look-ahead into revisions.
+    return [
+        dataclasses.replace(record, replay=True)
+        for record in archive.iter_prints([series_id], since=first)
+        if record.vintage == 1 and record.observation_date <= end
+    ]
+
+
+def plan_replay(
+    data_dir: Path | None,
+    series: Sequence[str],
+    start: dt.date,
+    end: dt.date,
+    *,
+    archive: Archive | None = None,
+    skip_missing: bool = False,
+) -> ReplayPlan:
+    """The window's prints of ``series``, in publication order, from the archive or the data directory.
+
+    A series the archive holds (any date) is read from the archive; otherwise from ``data_dir``. A
+    series in neither raises :class:`HistoryError`, or with ``skip_missing`` is left out and listed
+    as ``missing``.
+    """
+    archived = set(archive.counts()) if archive is not None else set()
     collected: list[Print] = []
+    sources: dict[str, Source] = {}
     for series_id in series:
-        first = start - dt.timedelta(days=_POLICY_LEAD_DAYS) if series_id in _POLICY_SERIES else start
+        get_series(series_id)  # an unknown id fails here, with the catalogue's message
+        first = _first_day(series_id, start)
+        if archive is not None and series_id in archived:
+            collected.extend(_from_archive(archive, series_id, first, end))
+            sources[series_id] = "archive"
+            continue
+        if skip_missing and (data_dir is None or not (Path(data_dir) / f"{series_id}.csv").is_file()):
+            sources[series_id] = "missing"
+            continue
         collected.extend(read_history(data_dir, series_id, first, end, replay=True))
-    return ReplayPlan(start, end, tuple(iter_publication_order(collected)))
+        sources[series_id] = "data_dir"
+    if not collected and not skip_missing:
+        raise HistoryError(f"no prints of {', '.join(series)} between {start} and {end}")
+    return ReplayPlan(start, end, tuple(iter_publication_order(collected)), sources)
+
+
+def replay_id(plan: ReplayPlan) -> str:
+    """Identity of a replay: its window and series (the same command resumes the same replay)."""
+    text = f"{plan.start}|{plan.end}|{','.join(sorted(plan.sources))}"
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+@dataclasses.dataclass
+class ReplayProgress:
+    """How far a replay got, persisted as JSON so an interrupted replay resumes where it stopped.
+
+    ``sent`` counts prints the broker acknowledged (written only after a flush). A plan whose prints
+    changed since (new data) is recognised by the key and publication time of its last sent print,
+    and starts over rather than skipping the wrong prints.
+    """
+
+    path: Path
+    total: int = 0
+    sent: int = 0
+    last_key: str = ""
+    last_published_at: str = ""
+    done: bool = False
+
+    @classmethod
+    def load(cls, state_dir: Path, plan: ReplayPlan) -> ReplayProgress:
+        """The saved progress of ``plan`` (fresh when none, or when it no longer matches the plan)."""
+        path = Path(state_dir) / "replays" / f"{replay_id(plan)}.json"
+        fresh = cls(path, total=len(plan.prints))
+        try:
+            data = json.loads(path.read_text())
+            saved = cls(path, int(data["total"]), int(data["sent"]), str(data["last_key"]),
+                        str(data["last_published_at"]), bool(data["done"]))  # fmt: skip
+        except (OSError, ValueError, KeyError, TypeError):
+            return fresh
+        if not 0 < saved.sent <= len(plan.prints):
+            return fresh
+        last = plan.prints[saved.sent - 1]
+        if last.key != saved.last_key or last.published_at.isoformat() != saved.last_published_at:
+            return fresh
+        saved.total = len(plan.prints)
+        return saved
+
+    def record(self, plan: ReplayPlan, sent: int) -> None:
+        """Save that the first ``sent`` prints of ``plan`` are acknowledged (atomic rename)."""
+        self.sent = sent
+        if sent:
+            self.last_key = plan.prints[sent - 1].key
+            self.last_published_at = plan.prints[sent - 1].published_at.isoformat()
+        self.done = sent >= len(plan.prints)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        body = {k: v for k, v in dataclasses.asdict(self).items() if k != "path"}
+        body.update(start=plan.start.isoformat(), end=plan.end.isoformat(), series=sorted(plan.sources))
+        temporary = self.path.with_suffix(".tmp")
+        temporary.write_text(json.dumps(body, indent=1))
+        os.replace(temporary, self.path)
+
+    def clear(self) -> None:
+        """Forget the progress (``--restart``)."""
+        self.path.unlink(missing_ok=True)
+        self.sent, self.done, self.last_key, self.last_published_at = 0, False, "", ""
 
 
 def run_replay(
@@ -50,19 +172,30 @@ def run_replay(
     max_pause_seconds: float = 1.0,
     on_sent: Callable[[Print], None] | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    *,
+    on_flushed: Callable[[int], None] | None = None,
+    flush_every: int = 500,
 ) -> int:
     """Send ``prints`` (already in publication order), pausing by their publication gaps / ``speed``.
 
     Each print is flushed before the next pause, so the broker has it when ``on_sent`` is called.
+    ``on_flushed(n)`` is called whenever the first ``n`` prints are known to be acknowledged (at
+    least every ``flush_every`` prints, and at the end): the hook for progress and resumption.
     Returns the number of prints sent.
     """
     sent = 0
     previous: dt.datetime | None = None
+
+    def flushed() -> None:
+        producer.flush()
+        if on_flushed is not None:
+            on_flushed(sent)
+
     for record in prints:
         if speed is not None and previous is not None:
             gap_seconds = (record.published_at - previous).total_seconds() / speed
             if gap_seconds > 0:
-                producer.flush()
+                flushed()
                 sleep(min(gap_seconds, max_pause_seconds))
         producer.send(record)
         previous = record.published_at
@@ -70,5 +203,7 @@ def run_replay(
         if on_sent is not None:
             producer.flush()
             on_sent(record)
-    producer.flush()
+        if sent % flush_every == 0:
+            flushed()
+    flushed()
     return sent

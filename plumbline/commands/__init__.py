@@ -10,6 +10,8 @@ COMMAND_MODULES = (
     "plumbline.commands.stack",
     "plumbline.commands.worker",
     "plumbline.commands.replay",
+    "plumbline.commands.backtest",
+    "plumbline.commands.backfill",
     "plumbline.commands.alerts",
     "plumbline.commands.demo",
     "plumbline.commands.fetch",

@@ -1,0 +1,195 @@
+"""Backfill Prometheus with history: the worker's metrics over past dates, as TSDB blocks.
+
+The window is run through the in-process engine (:mod:`plumbline.backtest`); the funding-state
+metrics a worker exports (docs/metrics.md: ``plumbline_series_value``, ``plumbline_signal_value``,
+``plumbline_detector_score`` / ``_alarm`` / ...) are written as OpenMetrics text, one sample per
+series per ``step`` (default a day, at 00:00 UTC), each holding the newest observation dated on or
+before it, exactly what a worker would show for that date. Detector metrics carry
+``replay="true"``, as the worker labels replayed history. ``promtool tsdb create-blocks-from
+openmetrics`` turns the text into blocks in the Prometheus data directory; Prometheus loads them
+when (re)started. Its retention must cover the history (``plumbline stack`` runs with 15y).
+
+Instant queries see a sample for the query's lookback (5 minutes by default) after it, so with a
+daily step query at 00:00 UTC (``time=2019-09-17T00:00:00Z``) or with a range step that is a whole
+number of days; ``--step 1h`` gives hourly samples (24 times the size) for finer zooming.
+"""
+
+from __future__ import annotations
+
+import bisect
+import datetime as dt
+import math
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TextIO
+
+from plumbline.backtest import BacktestResult
+from plumbline.catalogue import SERIES, SIGNALS
+from streams.engine import date_timestamp_seconds
+from streams.signals import RESERVES_RATE
+
+__all__ = ["BackfillError", "BackfillSummary", "create_blocks", "write_openmetrics"]
+
+#: Blocks of up to a year: 8 years become a handful of blocks, not thousands of 2-hour ones.
+MAX_BLOCK_DURATION = "8760h"
+
+
+class BackfillError(RuntimeError):
+    """promtool is missing or failed; the message says what to do."""
+
+
+class BackfillSummary:
+    """How many series and samples a backfill wrote, and over which time range."""
+
+    def __init__(self) -> None:
+        self.series = 0
+        self.samples = 0
+        self.first: float = math.inf
+        self.last: float = -math.inf
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def _labels(labels: dict[str, str]) -> str:
+    return "{" + ",".join(f'{k}="{_escape(v)}"' for k, v in labels.items()) + "}"
+
+
+def _grid(start: dt.date, end: dt.date, step_seconds: int) -> list[float]:
+    first = date_timestamp_seconds(start)
+    last = date_timestamp_seconds(end) + 86400 - 1
+    return [first + i * step_seconds for i in range(int((last - first) // step_seconds) + 1)]
+
+
+def _held(points: dict[dt.date, float], grid: list[float]) -> Iterator[tuple[float, float]]:
+    """(time, value) on the grid: the newest point dated at or before each time (none before the first)."""
+    days = sorted(points)
+    stamps = [date_timestamp_seconds(d) for d in days]
+    for moment in grid:
+        index = bisect.bisect_right(stamps, moment) - 1
+        if index >= 0 and math.isfinite(points[days[index]]):
+            yield moment, points[days[index]]
+
+
+class _Writer:
+    def __init__(self, handle: TextIO, grid: list[float], summary: BackfillSummary) -> None:
+        self.handle, self.grid, self.summary = handle, grid, summary
+
+    def family(self, name: str, help_text: str) -> None:
+        self.handle.write(f"# HELP {name} {help_text}\n# TYPE {name} gauge\n")
+
+    def series(self, name: str, labels: dict[str, str], points: dict[dt.date, float]) -> None:
+        text = _labels(labels)
+        wrote = False
+        for moment, value in _held(points, self.grid):
+            self.handle.write(f"{name}{text} {value!r} {moment:.0f}\n")
+            self.summary.samples += 1
+            self.summary.first = min(self.summary.first, moment)
+            self.summary.last = max(self.summary.last, moment)
+            wrote = True
+        self.summary.series += wrote
+
+
+def write_openmetrics(result: BacktestResult, path: Path, step_seconds: int = 86400) -> BackfillSummary:
+    """Write the window's funding-state metrics as OpenMetrics text (families never interleave)."""
+    if step_seconds < 60 or 86400 % step_seconds:
+        raise ValueError("step must divide a day and be at least a minute")
+    summary = BackfillSummary()
+    grid = _grid(result.start, result.end, step_seconds)
+    by_series: dict[str, dict[dt.date, float]] = {}
+    for record in result.plan.prints:
+        if result.start <= record.observation_date <= result.end and record.series_id != RESERVES_RATE:
+            by_series.setdefault(record.series_id, {})[record.observation_date] = record.value
+    with path.open("w") as handle:
+        out = _Writer(handle, grid, summary)
+        out.family("plumbline_series_value", "Newest print of each series (canonical unit)")
+        for series_id, points in sorted(by_series.items()):
+            out.series(
+                "plumbline_series_value", {"series": series_id, "unit": SERIES[series_id].unit}, points
+            )
+        out.family("plumbline_series_observation_timestamp_seconds", "Observation date of the newest print")
+        for series_id, points in sorted(by_series.items()):
+            stamps = {d: date_timestamp_seconds(d) for d in points}
+            out.series("plumbline_series_observation_timestamp_seconds", {"series": series_id}, stamps)
+        signals = {
+            signal_id: {stamp.date(): float(v) for stamp, v in series.values.items()}
+            for signal_id, series in result.signals.items()
+        }
+        index = {
+            s.observation_date: s.value for s in result.run.signals if s.signal_id == "funding_stress_index"
+        }
+        index = {d: v for d, v in index.items() if result.start <= d <= result.end}
+        if index:
+            signals["funding_stress_index"] = index
+        out.family("plumbline_signal_value", "Newest value of each derived signal")
+        for signal_id, points in sorted(signals.items()):
+            out.series(
+                "plumbline_signal_value", {"signal": signal_id, "unit": SIGNALS[signal_id].unit}, points
+            )
+        out.family(
+            "plumbline_signal_observation_timestamp_seconds", "Observation date of the newest signal value"
+        )
+        for signal_id, points in sorted(signals.items()):
+            stamps = {d: date_timestamp_seconds(d) for d in points}
+            out.series("plumbline_signal_observation_timestamp_seconds", {"signal": signal_id}, stamps)
+        keys = sorted(result.scores)
+        families = (
+            ("plumbline_detector_score", "Score of the newest observation"),
+            ("plumbline_detector_alarm", "1 while the alarm is on"),
+            ("plumbline_detector_observation_timestamp_seconds", "Observation date last learned"),
+            ("plumbline_detector_alarm_start_timestamp_seconds",
+             "First observation date of the current alarm episode (absent when off)"),
+        )  # fmt: skip
+        for name, help_text in families:
+            out.family(name, help_text)
+            for signal_id, detector in keys:
+                labels = {"signal": signal_id, "detector": detector, "replay": "true"}
+                points = _detector_points(result, (signal_id, detector), name)
+                out.series(name, labels, points)
+        handle.write("# EOF\n")
+    return summary
+
+
+def _detector_points(result: BacktestResult, key: tuple[str, str], metric: str) -> dict[dt.date, float]:
+    scores = {d: v for d, v in result.scores.get(key, {}).items() if result.start <= d <= result.end}
+    alarms = result.alarms.get(key, {})
+    if metric == "plumbline_detector_score":
+        return {d: 0.0 if math.isnan(v) else v for d, v in scores.items()}
+    if metric == "plumbline_detector_alarm":
+        return {d: 1.0 if alarms.get(d) else 0.0 for d in scores}
+    if metric == "plumbline_detector_observation_timestamp_seconds":
+        return {d: date_timestamp_seconds(d) for d in scores}
+    # Alarm start: held while on; NaN (no sample) while off, as the live gauge is absent then.
+    out: dict[dt.date, float] = {}
+    started: dt.date | None = None
+    for day in sorted(alarms):
+        started = (started or day) if alarms[day] else None
+        if day in scores:
+            out[day] = date_timestamp_seconds(started) if started else math.nan
+    return out
+
+
+def create_blocks(openmetrics: Path, data_dir: Path, promtool: str | None = None) -> list[Path]:
+    """Run ``promtool tsdb create-blocks-from openmetrics`` into ``data_dir``; return the new blocks."""
+    binary = promtool or shutil.which("promtool")
+    if binary is None:
+        raise BackfillError("promtool not found: `make install` (apt-get install prometheus) provides it")
+    data_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=data_dir.parent, prefix=".backfill-") as scratch:
+        command = [binary, "tsdb", "create-blocks-from", "openmetrics",
+                   f"--max-block-duration={MAX_BLOCK_DURATION}", str(openmetrics), scratch]  # fmt: skip
+        done = subprocess.run(command, capture_output=True, text=True, timeout=1800)
+        if done.returncode != 0:
+            detail = (done.stderr or done.stdout).strip().splitlines()
+            raise BackfillError(f"promtool failed: {detail[-1] if detail else done.returncode}")
+        blocks = []
+        for block in sorted(Path(scratch).iterdir()):
+            if block.is_dir() and (block / "meta.json").is_file():
+                target = data_dir / block.name
+                shutil.move(str(block), target)
+                blocks.append(target)
+    return blocks
