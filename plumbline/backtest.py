@@ -143,9 +143,8 @@ def data_notes(result: BacktestResult) -> list[str]:
     for definition in SIGNAL_DEFS:
         series = result.signals.get(definition.id)
         if series is None:
-            notes.append(
-                f"{definition.id}: no value in the window (built from {SIGNALS[definition.id].inputs})"
-            )
+            inputs = ", ".join(SIGNALS[definition.id].inputs)
+            notes.append(f"{definition.id}: no value in the window (built from {inputs})")
             continue
         days = [stamp.date() for stamp in series.values.index]
         if (days[0] - result.start).days > _LATE_START_DAYS:
