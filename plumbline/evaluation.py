@@ -48,9 +48,9 @@ __all__ = [
     "baseline_rows",
     "candidates",
     "default_plan",
-    "derive_signals",
     "engine_signals",
     "evaluate",
+    "history_prints",
     "render_markdown",
     "signal_series",
     "write_generated_section",
@@ -147,7 +147,8 @@ def signal_series(
     return out, notes
 
 
-def _prints(data_dir: Path, notes: list[str]) -> list[Print]:
+def history_prints(data_dir: Path, notes: list[str]) -> list[Print]:
+    """The prints of every series a signal is built from, in publication order; missing files noted."""
     plan = plan_replay(data_dir, SIGNAL_SERIES, START, _END_OF_TIME, skip_missing=True)
     for series_id in plan.missing:
         notes.append(f"missing {series_id}.csv: signals built from it are skipped")
@@ -160,85 +161,9 @@ def engine_signals(data_dir: Path) -> tuple[dict[str, SignalSeries], list[str]]:
     The values are those the in-process engine derives from the prints in publication order.
     """
     notes: list[str] = []
-    run = run_in_process(_prints(data_dir, notes), {})
+    run = run_in_process(history_prints(data_dir, notes), {})
     signals, hole_notes = signal_series(run.signals, SIGNAL_PROFILES, START)
     return signals, notes + hole_notes
-
-
-def _read(data_dir: Path, series_id: str) -> pd.Series:
-    frame = pd.read_csv(data_dir / f"{series_id}.csv", parse_dates=["date"])
-    series = frame.set_index("date")["value"].astype(float)
-    return series[series.index >= pd.Timestamp(START)]
-
-
-def derive_signals(data_dir: Path) -> tuple[dict[str, SignalSeries], list[str]]:
-    """Every funding signal derivable from ``data_dir``, by pandas on the files (not the engine).
-
-    Kept only for ``deploy/prometheus/backtest.py``, whose committed BACKTEST.md was produced with
-    it; ``plumbline evaluate`` and ``plumbline backtest`` use :func:`engine_signals`, the in-process
-    engine's derivation (identical values but for float rounding and 5 more days where the engine
-    holds the target range as of the newest setting).
-    """
-    notes: list[str] = []
-    available = {path.stem for path in data_dir.glob("*.csv")}
-
-    def have(*ids: str) -> bool:
-        missing = [i for i in ids if i not in available]
-        if missing:
-            notes.append(f"missing {', '.join(missing)}.csv: signals built from it are skipped")
-        return not missing
-
-    signals: dict[str, SignalSeries] = {}
-
-    def add(signal_id: str, description: str, values: pd.Series, frequency: str = "daily") -> None:
-        values = values.dropna().sort_index()
-        holes = _holes(values) if frequency == "daily" else ()
-        for first, last in holes:
-            notes.append(f"{signal_id}: no data {first} .. {last} (hole in the copy); those days are skipped")
-        signals[signal_id] = SignalSeries(signal_id, description, frequency, values, holes)
-
-    if not have("IORB", "IOER"):
-        return signals, notes
-    # IOER until 2021-07-28, IORB from 2021-07-29 (IOER.csv carries the settings through weekends).
-    ioer, iorb = _read(data_dir, "IOER"), _read(data_dir, "IORB")
-    policy = pd.concat(
-        [ioer[ioer.index < pd.Timestamp(IORB_START)], iorb[iorb.index >= pd.Timestamp(IORB_START)]]
-    )
-
-    def spread_bp(series_id: str) -> pd.Series:
-        rate = _read(data_dir, series_id)
-        aligned = policy.reindex(rate.index)
-        return ((rate - aligned) * 100.0).round(6)
-
-    for series_id, signal_id, description in (
-        ("SOFR", "sofr_iorb_spread_bp", "SOFR minus IORB (IOER before 2021-07-29), bp"),
-        ("SOFR99", "sofr99_iorb_spread_bp", "SOFR 99th percentile minus IORB, bp"),
-        ("EFFR", "effr_iorb_spread_bp", "EFFR minus IORB, bp"),
-        ("TGCR", "tgcr_iorb_spread_bp", "TGCR minus IORB, bp"),
-    ):
-        if have(series_id):
-            add(signal_id, description, spread_bp(series_id))
-    if have("SOFR", "DFEDTARL", "DFEDTARU"):
-        sofr = _read(data_dir, "SOFR")
-        low = _read(data_dir, "DFEDTARL").reindex(sofr.index)
-        high = _read(data_dir, "DFEDTARU").reindex(sofr.index)
-        add("sofr_range_position_ratio", "SOFR position in the target range, 0 = floor, 1 = ceiling",
-            (sofr - low) / (high - low))  # fmt: skip
-    if have("RRPONTSYD"):
-        add("onrrp_usd_bn", "ON RRP take-up, billions of USD", _read(data_dir, "RRPONTSYD"))
-    if have("WRESBAL"):
-        reserves = _read(data_dir, "WRESBAL") / 1000.0
-        add("reserves_usd_bn", "Reserve balances (WRESBAL), billions of USD", reserves, "weekly")
-        add("reserves_weekly_change_usd_bn", "Week-on-week change of reserves, billions of USD",
-            reserves.diff(), "weekly")  # fmt: skip
-    if have("WDTGAL"):
-        add("tga_usd_bn", "Treasury General Account (WDTGAL), billions of USD",
-            _read(data_dir, "WDTGAL") / 1000.0, "weekly")  # fmt: skip
-    if have("DGS10", "DFEDTARU"):
-        dgs10 = _read(data_dir, "DGS10")
-        add("dgs10_target_top_spread_bp", "10-year yield minus the top of the target range, bp",
-            ((dgs10 - _read(data_dir, "DFEDTARU").reindex(dgs10.index)) * 100.0).round(6))  # fmt: skip
-    return signals, notes
 
 
 def default_plan() -> dict[str, list[DetectorSpec]]:
@@ -422,7 +347,7 @@ def evaluate(
     run's alarms); the other candidates are run over the signal series it derived.
     """
     notes: list[str] = []
-    prints = _prints(data_dir, notes)
+    prints = history_prints(data_dir, notes)
     started = time.perf_counter()
     run = run_in_process(prints, default_plan(), trace=True)
     default_seconds = time.perf_counter() - started

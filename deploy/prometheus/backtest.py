@@ -2,11 +2,12 @@
 
 The rules in ``rules/funding.yml`` read the worker's state: the newest value of each signal and each
 detector's alarm, held between publications. This script rebuilds that state for every US business
-day from 2018 from the ``date,value`` files in the data directory (signals as docs/metrics.md
-defines them, detectors as ``detectors/defaults.py`` configures them, each print visible from its
-observation date, weekly H.4.1 prints from the business day after their Wednesday, H.8 nine days
-after), applies the same conditions and thresholds as the rules, and prints the firing episodes per
-alert and severity, with the check that matters: fires on the stress episodes, quiet in the glut.
+day from 2018 by running the worker's engines in-process over the ``date,value`` files of the data
+directory in publication order (signals as docs/metrics.md defines them, detectors as
+``streams/config.py`` configures them, each daily value visible from its observation date, weekly
+H.4.1 values from the business day after their Wednesday), applies the same conditions and
+thresholds as the rules, and prints the firing episodes per alert and severity, with the check that
+matters: fires on the stress episodes, quiet in the glut.
 
 Run from the repository root (writes the generated evidence file)::
 
@@ -28,17 +29,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from detectors.defaults import DEFAULTS, MULTIVARIATE_DEFAULTS
 from plumbline.calendar import is_business_day
-from plumbline.evaluation import (
-    CALM_STRETCH,
-    EPISODES,
-    SignalSeries,
-    _run,
-    _univariate,
-    derive_signals,
-    multivariate_observations,
-)
+from plumbline.evaluation import CALM_STRETCH, EPISODES, history_prints, signal_series
+from plumbline.settings import load_settings
+from streams.config import INDEX_SIGNAL, detector_plan
+from streams.inprocess import run_in_process
 
 #: Every level a rule compares with, by the name used in this script (and in the rule's comment).
 THRESHOLDS: dict[str, float] = {
@@ -74,11 +69,6 @@ class Rule:
     variant: str = ""  # which rule of the alert, when it has several at one severity
 
 
-def _read(data_dir: Path, series_id: str, multiplier: float = 1.0) -> pd.Series:
-    frame = pd.read_csv(data_dir / f"{series_id}.csv", parse_dates=["date"])
-    return frame.set_index("date")["value"].astype(float) * multiplier
-
-
 def _shift_business_days(values: pd.Series, calendar_days: int) -> pd.Series:
     """Weekly prints: visible from the first business day ``calendar_days`` after their date."""
     shifted = []
@@ -90,67 +80,47 @@ def _shift_business_days(values: pd.Series, calendar_days: int) -> pd.Series:
     return pd.Series(values.to_numpy(), index=pd.DatetimeIndex(shifted))
 
 
-def _change_over_calendar_days(values: pd.Series, days: int) -> pd.Series:
-    """``value - value as of days earlier`` (the newest print on or before that day)."""
-    earlier = values.reindex(values.index - pd.Timedelta(days=days), method="ffill")
-    return pd.Series(values.to_numpy() - earlier.to_numpy(), index=values.index)
+def _by_date(points: dict[dt.date, float]) -> pd.Series:
+    days = sorted(points)
+    return pd.Series(
+        [points[d] for d in days], index=pd.DatetimeIndex([pd.Timestamp(d) for d in days]), dtype=float
+    )
 
 
 def build_state(data_dir: Path) -> pd.DataFrame:
-    """One row per US business day: the newest value of each signal and each default detector's alarm."""
-    signals, _notes = derive_signals(data_dir)
+    """One row per US business day: the newest value of each signal and each default detector's alarm.
+
+    Signals, detector alarms and the composite index come from the worker's own engines, run
+    in-process over the prints in publication order (streams/inprocess.py), so this is the state a
+    worker would have exported, held between publications as Prometheus sees it.
+    """
+    run = run_in_process(history_prints(data_dir, []), detector_plan(load_settings(env={})), trace=True)
+    signals, _notes = signal_series(run.signals, start=START)
     # Up to the newest print in the data (not today), so the report depends on the data only.
     last = max(series.values.index.max() for series in signals.values())
     days = pd.DatetimeIndex([pd.Timestamp(d) for d in pd.date_range(START, last).date if is_business_day(d)])
     columns: dict[str, pd.Series] = {}
 
-    def held(values: pd.Series) -> pd.Series:
+    def held(values: pd.Series, weekly: bool) -> pd.Series:
+        if weekly:
+            values = _shift_business_days(values, 1)
         values = values.dropna()
         values = values[~values.index.duplicated(keep="last")].sort_index()
         return values.reindex(days.union(values.index)).ffill().reindex(days)
 
     for name, series in signals.items():
-        values = series.values
-        if series.frequency == "weekly":
-            values = _shift_business_days(values, 1)
-        columns[name] = held(values)
-    policy = pd.concat([_read(data_dir, "IOER")[:"2021-07-28"], _read(data_dir, "IORB")["2021-07-29":]])
-    bgcr = _read(data_dir, "BGCR")
-    columns["bgcr_iorb_spread_bp"] = held(((bgcr - policy.reindex(bgcr.index)) * 100).round(6))
-    columns["srf_usage_usd_bn"] = held(_read(data_dir, "RPONTTLD"))
-    reserves = _read(data_dir, "WRESBAL", 1e-3)
-    tga = _read(data_dir, "WDTGAL", 1e-3)
-    columns["reserves_change_28d_usd_bn"] = held(_shift_business_days(reserves.diff(4), 1))
-    columns["tga_change_28d_usd_bn"] = held(_shift_business_days(tga.diff(4), 1))
-    dgs10 = _read(data_dir, "DGS10")
-    columns["dgs10_change_20d_bp"] = held((_change_over_calendar_days(dgs10, 28) * 100).round(6))
-    top = _read(data_dir, "DFEDTARU")
-    columns["policy_change_90d_bp"] = held((_change_over_calendar_days(top, 90) * 100).round(6))
-    usdjpy = _read(data_dir, "DEXJPUS")
-    earlier = usdjpy.reindex(usdjpy.index - pd.Timedelta(days=28), method="ffill").to_numpy()
-    columns["usdjpy_change_20d_pct"] = held(pd.Series((usdjpy.to_numpy() / earlier - 1) * 100, usdjpy.index))
-
-    for name, choice in DEFAULTS.items():
-        if name not in signals:
-            continue
-        series = signals[name]
-        alarms = _run(choice.build(), _univariate(series))
-        alarm_series = pd.Series(
-            [float(a) for a in alarms.values()], pd.DatetimeIndex([pd.Timestamp(d) for d in alarms])
-        )
-        if series.frequency == "weekly":
-            alarm_series = _shift_business_days(alarm_series, 1)
-        columns[f"alarm:{name}"] = held(alarm_series)
-    index_signals = {k: v for k, v in signals.items() if isinstance(v, SignalSeries)}
-    index = MULTIVARIATE_DEFAULTS["funding_stress_index"].build()
-    observations = multivariate_observations(index_signals)
-    index_values, index_alarms = {}, {}
-    for day, x in observations:
-        index_values[pd.Timestamp(day)] = index.score_one(x)
-        index.learn_one(x)
-        index_alarms[pd.Timestamp(day)] = float(index.alarm)
-    columns["funding_stress_index"] = held(pd.Series(index_values))
-    columns["alarm:funding_stress_index"] = held(pd.Series(index_alarms))
+        columns[name] = held(series.values, series.frequency == "weekly")
+    alarms: dict[str, dict[dt.date, float]] = {}
+    index_values: dict[dt.date, float] = {}
+    for point in run.points:
+        if point.observation_date >= START:
+            alarms.setdefault(point.signal, {})[point.observation_date] = float(point.alarm)
+            if point.signal == INDEX_SIGNAL:
+                index_values[point.observation_date] = point.score
+    for name, by_day in alarms.items():
+        weekly = name in signals and signals[name].frequency == "weekly"
+        columns[f"alarm:{name}"] = held(_by_date(by_day), weekly)
+    columns[INDEX_SIGNAL] = held(_by_date(index_values), False)
     return pd.DataFrame(columns, index=days)
 
 

@@ -14,7 +14,7 @@ from plumbline.commands import score as score_command
 from plumbline.evaluation import (
     GENERATED_BEGIN,
     GENERATED_END,
-    derive_signals,
+    engine_signals,
     evaluate,
     render_markdown,
     score_alarms,
@@ -102,7 +102,7 @@ def test_score_list_shows_every_detector_and_its_parameters(capsys: pytest.Captu
 
 
 def test_signals_derive_from_the_data_with_known_values_and_holes(series_dir: Path) -> None:
-    signals, notes = derive_signals(series_dir)
+    signals, notes = engine_signals(series_dir)
     spread = signals["sofr_iorb_spread_bp"].values
     assert spread[dt.date(2019, 9, 17).isoformat()] == 315.0  # IOER 2.10 that day
     assert spread[dt.date(2025, 10, 31).isoformat()] == 32.0  # IORB 3.90
