@@ -4,6 +4,9 @@ The NY Fed and the Board publish on US federal business days; SIFMA bond-market 
 federal holidays (e.g. Good Friday) show up as missing prints, which the pipeline treats as a gap,
 not as a holiday.
 
+The same holiday rules are in ``detectors/_calendar.py``: detectors/ may import nothing of the
+rest and connectors may not import detectors, so the two packages cannot share one module.
+
 >>> next_business_day(dt.date(2019, 9, 13))   # Friday -> Monday
 datetime.date(2019, 9, 16)
 >>> next_business_day(dt.date(2025, 12, 24))  # Christmas is skipped
