@@ -27,8 +27,8 @@ from typing import Literal
 from plumbline.calendar import NEW_YORK, is_business_day, next_business_day
 
 __all__ = [
-    "SERIES",
     "PARTITION_GROUPS",
+    "SERIES",
     "SIGNALS",
     "SeriesSpec",
     "SignalSpec",
@@ -220,7 +220,7 @@ SIGNALS: dict[str, SignalSpec] = {
         _signal("tga_change_28d_usd_bn", "usd_bn", "WDTGAL", "Four-week change of the TGA"),
         _signal("fed_treasuries_usd_bn", "usd_bn", "TREAST", "Treasuries held outright by the Fed, billions"),
         _signal("fed_total_assets_usd_bn", "usd_bn", "WALCL", "Federal Reserve total assets, billions"),
-        _signal("bank_treasuries_usd_bn", "usd_bn", "USGSEC", "Bank Treasury and agency securities, billions"),
+        _signal("bank_treasuries_usd_bn", "usd_bn", "USGSEC", "Bank Treasury and agency holdings, billions"),
         _signal("bank_treasuries_to_reserves_ratio", "ratio", "USGSEC WRESBAL",
                 "Bank Treasury and agency holdings over reserve balances"),
         _signal("dgs10_target_top_spread_bp", "bp", "DGS10 DFEDTARU",

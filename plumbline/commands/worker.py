@@ -20,10 +20,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     import faust
     from prometheus_client import CollectorRegistry, start_http_server
 
+    from plumbline.settings import SettingsError
     from streams.app import checkpoint_dir, create_app
     from streams.checkpoint import record_worker_start
-
-    from plumbline.settings import SettingsError
 
     registry = CollectorRegistry()
     try:
