@@ -42,7 +42,8 @@ window.addEventListener("load", () => {
 def chromium(page: Path, profile: Path, *extra: str) -> subprocess.CompletedProcess[str]:
     if not Path(CHROMIUM).is_file():
         pytest.fail(
-            f"{CHROMIUM} not found: `make browser-deps` (run by `make test`) installs it (apt-get install chromium)", pytrace=False
+            f"{CHROMIUM} not found: `make test` installs it (make browser-deps: apt-get install chromium)",
+            pytrace=False,
         )
     command = [
         CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
