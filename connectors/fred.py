@@ -103,7 +103,19 @@ def resolve_unit_multiplier(
     return fits[0]
 
 
-class FredCsv(Connector):
+class _FredSeries(Connector):
+    """What both FRED endpoints share: one request per series, FRED ids are catalogue ids."""
+
+    def requests(self) -> tuple[str, ...]:
+        """One request per FRED series."""
+        return FRED_SERIES
+
+    def series_of(self, request: str) -> tuple[str, ...]:
+        """FRED ids are catalogue ids."""
+        return (request,)
+
+
+class FredCsv(_FredSeries):
     """``fredgraph.csv?id=SERIES``: no key; both header styles; ``.`` and empty cells are missing."""
 
     source: ClassVar[str] = "fred"
@@ -121,14 +133,6 @@ class FredCsv(Connector):
     ) -> None:
         super().__init__(client, base_url=base_url, policy=policy, clock=clock, http=http)
         self.units = dict(units or {})
-
-    def requests(self) -> tuple[str, ...]:
-        """One request per FRED series."""
-        return FRED_SERIES
-
-    def series_of(self, request: str) -> tuple[str, ...]:
-        """FRED ids are catalogue ids."""
-        return (request,)
 
     def url(self) -> str:
         """The graph CSV endpoint."""
@@ -194,7 +198,7 @@ _KNOWN_OBSERVATION_FIELDS = frozenset({"realtime_start", "realtime_end", "date",
 _ALFRED_ALL_VINTAGES = {"realtime_start": "1776-07-04", "realtime_end": "9999-12-31"}
 
 
-class FredApi(Connector):
+class FredApi(_FredSeries):
     """``/fred/series/observations`` with an API key; :meth:`fetch_vintages` reads ALFRED.
 
     Values are strings, missing is ``"."``; the response's ``units`` must be ``lin`` (levels):
@@ -221,14 +225,6 @@ class FredApi(Connector):
             raise ValueError("FredApi needs an API key (PLUMBLINE_FRED_API_KEY); FredCsv needs none")
         self._api_key = api_key
         self.units = dict(units or {})
-
-    def requests(self) -> tuple[str, ...]:
-        """One request per FRED series."""
-        return FRED_SERIES
-
-    def series_of(self, request: str) -> tuple[str, ...]:
-        """FRED ids are catalogue ids."""
-        return (request,)
 
     def url(self) -> str:
         """The observations endpoint."""
