@@ -47,13 +47,13 @@ _UNIT_MULTIPLIERS: dict[str, float] = {"percent": 1.0, "units": 1.0, "millions":
 # Series plumbline takes from FRED (the policy rates, H.4.1, H.8, H.15 and H.10), FRED id = catalogue id.
 FRED_SERIES: tuple[str, ...] = (
     "IORB", "IOER", "DFEDTARL", "DFEDTARU", "WRESBAL", "WALCL", "TREAST", "WDTGAL", "WTREGEN", "USGSEC",
-    "DGS10", "DGS3MO", "DEXJPUS",
+    "TLAACBW027SBOG", "DGS10", "DGS3MO", "DEXJPUS",
 )  # fmt: skip
 
 # FRED's unit for dollar series that have always been published in one unit.
 _FIXED_USD_UNITS: dict[str, FredUnit] = {
     "RRPONTSYD": "billions", "RPONTTLD": "billions", "SOFRVOL": "billions", "EFFRVOL": "billions",
-    "OBFRVOL": "billions", "TGCRVOL": "billions", "BGCRVOL": "billions",
+    "OBFRVOL": "billions", "TGCRVOL": "billions", "BGCRVOL": "billions", "TLAACBW027SBOG": "billions",
 }  # fmt: skip
 
 # Plausible median level in USD of a download, per dollar series whose FRED unit has changed or may

@@ -167,6 +167,10 @@ _ALL_SERIES = (
         "fed_h8", "h8_friday", dt.time(16, 15), min_value=0.0, max_value=5e13, file_multiplier=1e6,
     ),
     SeriesSpec(
+        "TLAACBW027SBOG", "Total assets, all commercial banks (H.8)", "usd", "weekly",
+        "fed_h8", "h8_friday", dt.time(16, 15), min_value=0.0, max_value=1e14, file_multiplier=1e9,
+    ),
+    SeriesSpec(
         "TGA_DTS_CLOSE", "TGA closing balance, Daily Treasury Statement", "usd", "daily",
         "treasury_dts", "next_business_day", dt.time(16, 0), min_value=0.0, max_value=1e13,
         file_multiplier=1e6,
@@ -221,6 +225,8 @@ SIGNALS: dict[str, SignalSpec] = {
         _signal("fed_treasuries_usd_bn", "usd_bn", "TREAST", "Treasuries held outright by the Fed, billions"),
         _signal("fed_total_assets_usd_bn", "usd_bn", "WALCL", "Federal Reserve total assets, billions"),
         _signal("bank_treasuries_usd_bn", "usd_bn", "USGSEC", "Bank Treasury and agency holdings, billions"),
+        _signal("reserves_to_bank_assets_ratio", "ratio", "TLAACBW027SBOG WRESBAL",
+                "Reserve balances over total assets of commercial banks (satiation ~12-13%)"),
         _signal("bank_treasuries_to_reserves_ratio", "ratio", "USGSEC WRESBAL",
                 "Bank Treasury and agency holdings over reserve balances"),
         _signal("dgs10_target_top_spread_bp", "bp", "DGS10 DFEDTARU",
@@ -247,6 +253,7 @@ _BALANCE_SHEET = {
     "WDTGAL",
     "WTREGEN",
     "USGSEC",
+    "TLAACBW027SBOG",
     "TGA_DTS_CLOSE",
     "TGA_DTS_OPEN",
 }

@@ -82,6 +82,10 @@ SIGNAL_DEFS: tuple[SignalDef, ...] = (
     _billions("fed_total_assets_usd_bn", "WALCL"),
     _billions("bank_treasuries_usd_bn", "USGSEC"),
     SignalDef(
+        "reserves_to_bank_assets_ratio", "TLAACBW027SBOG", (Input("WRESBAL", max_age_days=7),),
+        lambda assets, reserves: round(reserves / assets, 9),
+    ),
+    SignalDef(
         "bank_treasuries_to_reserves_ratio", "USGSEC", (Input("WRESBAL", max_age_days=7),),
         lambda holdings, reserves: round(holdings / reserves, 9),
     ),

@@ -98,3 +98,12 @@ def test_ratio_of_two_weekly_series_uses_only_inputs_known_so_far() -> None:
     ratio = [s for s in signals if s.signal_id == "bank_treasuries_to_reserves_ratio"]
     assert [round(s.value, 4) for s in ratio] == [1.6156]
     assert ratio[0].inputs == {"USGSEC": "2025-10-22", "WRESBAL": "2025-10-22"}
+
+
+def test_reserves_to_bank_assets_uses_the_h8_week_and_the_h41_reserves() -> None:
+    engine = FundingEngine({})
+    engine.handle_print(make("WRESBAL", "2025-10-22", 2_900_000e6))
+    day = dt.date(2025, 10, 22)
+    assets = Print("TLAACBW027SBOG", day, 24_500e9, "usd", "test", published_at("TLAACBW027SBOG", day))
+    ratio = [s for s in engine.handle_print(assets).signals if s.signal_id == "reserves_to_bank_assets_ratio"]
+    assert [round(s.value, 4) for s in ratio] == [0.1184]  # below the ~12-13% satiation estimate
