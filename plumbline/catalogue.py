@@ -205,6 +205,9 @@ SIGNALS: dict[str, SignalSpec] = {
     for spec in (
         _signal("sofr_iorb_spread_bp", "bp", "SOFR IORB IOER",
                 "SOFR minus the rate paid on reserves (IORB; IOER before 2021-07-29), basis points"),
+        _signal("sofr1_iorb_spread_bp", "bp", "SOFR1 IORB IOER", "SOFR 1st percentile minus IORB, bp"),
+        _signal("sofr25_iorb_spread_bp", "bp", "SOFR25 IORB IOER", "SOFR 25th percentile minus IORB, bp"),
+        _signal("sofr75_iorb_spread_bp", "bp", "SOFR75 IORB IOER", "SOFR 75th percentile minus IORB, bp"),
         _signal("sofr99_iorb_spread_bp", "bp", "SOFR99 IORB IOER", "SOFR 99th percentile minus IORB, bp"),
         _signal("effr_iorb_spread_bp", "bp", "EFFR IORB IOER", "EFFR minus IORB, bp"),
         _signal("tgcr_iorb_spread_bp", "bp", "TGCR IORB IOER", "TGCR minus IORB, bp"),

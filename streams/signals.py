@@ -59,6 +59,9 @@ def _change_bn(signal_id: str, series_id: str, lag_days: int) -> SignalDef:
 
 SIGNAL_DEFS: tuple[SignalDef, ...] = (
     _policy_spread("sofr_iorb_spread_bp", "SOFR"),
+    _policy_spread("sofr1_iorb_spread_bp", "SOFR1"),
+    _policy_spread("sofr25_iorb_spread_bp", "SOFR25"),
+    _policy_spread("sofr75_iorb_spread_bp", "SOFR75"),
     _policy_spread("sofr99_iorb_spread_bp", "SOFR99"),
     _policy_spread("effr_iorb_spread_bp", "EFFR"),
     _policy_spread("tgcr_iorb_spread_bp", "TGCR"),
