@@ -17,14 +17,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import math
 import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from plumbline.records import Signal
-from streams.engine import DetectorState, FundingEngine, Observation
+from streams.engine import Changes, DetectorState, FundingEngine, Observation
 
 __all__ = ["CheckpointStore", "OutboxRecord", "record_worker_start"]
 
@@ -84,11 +83,8 @@ class CheckpointStore:
         for signal, name, state in self._db.execute("SELECT signal, detector, state FROM detectors"):
             current = engine.detectors.get((signal, name))
             if current is not None:  # a detector no longer configured is dropped
-                engine.detectors[(signal, name)] = DetectorState.from_json(current.spec, json.loads(state))
-        engine._detectors_by_signal = {}
-        for state in engine.detectors.values():
-            engine._detectors_by_signal.setdefault(state.spec.signal, []).append(state)
-        engine.changes.__init__()  # type: ignore[misc]
+                engine.restore_detector(DetectorState.from_json(current.spec, json.loads(state)))
+        engine.changes = Changes()
 
     def commit(self, engine: FundingEngine, outputs: Sequence[OutboxRecord]) -> list[int]:
         """Persist what the engine changed and queue ``outputs``, atomically; returns outbox ids."""
@@ -132,7 +128,7 @@ class CheckpointStore:
         except BaseException:
             db.execute("ROLLBACK")
             raise
-        engine.changes.__init__()  # type: ignore[misc]
+        engine.changes = Changes()
         return ids
 
     # -- JSON blobs (the composite index) --------------------------------------------------------
@@ -191,7 +187,3 @@ def record_worker_start(directory: Path) -> int:
         return starts
     finally:
         db.close()
-
-
-def _finite_or_none(value: float) -> float | None:
-    return None if math.isnan(value) else value

@@ -127,9 +127,6 @@ class Changes:
     detectors: set[tuple[str, str]] = dataclasses.field(default_factory=set)
     signals: set[str] = dataclasses.field(default_factory=set)
 
-    def __bool__(self) -> bool:
-        return bool(self.observations or self.emitted or self.detectors or self.signals)
-
 
 def detector_key(spec: DetectorSpec) -> tuple[str, str]:
     """The (signal, detector) key of a detector."""
@@ -196,6 +193,16 @@ class FundingEngine:
                 )
         self.late_signals: dict[str, int] = {}
         self.changes = Changes()
+
+    def restore_detector(self, state: DetectorState) -> None:
+        """Replace a configured detector's state (from a checkpoint); unconfigured ones are ignored."""
+        key = detector_key(state.spec)
+        old = self.detectors.get(key)
+        if old is None:
+            return
+        self.detectors[key] = state
+        peers = self._detectors_by_signal[state.spec.signal]
+        peers[peers.index(old)] = state
 
     # -- input -----------------------------------------------------------------------------------
 

@@ -51,7 +51,6 @@ class IndexEngine:
         self.pending: list[_Pending] = []
         self.signal: Signal | None = None
         self.contributions: dict[str, float] = {}
-        self.dirty = False
         self.released_by_grace = 0
 
     def _group(self, signal_id: str) -> str:
@@ -78,7 +77,6 @@ class IndexEngine:
                 self.pending,
                 _Pending(signal.published_at, signal.observation_date, now_monotonic, signal.replay),
             )
-        self.dirty = True
 
     def _prune(self, rows: list[tuple[dt.datetime, dt.date, float]]) -> None:
         # Keep what a pending date may still need: a partition group running far ahead must not push
@@ -100,7 +98,6 @@ class IndexEngine:
             if not ready and now_monotonic - head.arrived_monotonic < self.grace_seconds:
                 break
             self.pending.pop(0)
-            self.dirty = True
             if not ready:
                 self.released_by_grace += 1
             signal, alert = self._compute(head)

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 
 from plumbline.records import Alert, Print, Signal
 from streams.config import INDEX_SIGNAL, DetectorSpec
-from streams.engine import DetectorState, FundingEngine, Outcome
+from streams.engine import Changes, DetectorState, FundingEngine, Outcome
 from streams.index import IndexEngine
 
 __all__ = ["DetectorPoint", "InProcessRun", "run_in_process"]
@@ -85,7 +85,7 @@ def run_in_process(
             alerts += drained.alerts
             if trace:
                 index_alarm = _index_points(index, drained, index_alarm, points)
-        engine.changes.__init__()  # type: ignore[misc]  # nothing to checkpoint in process
+        engine.changes = Changes()  # nothing to checkpoint in process
     if index is not None:
         drained = index.drain(math.inf)
         signals += drained.signals
