@@ -120,7 +120,7 @@ def wrapper_ratios(repeats: int = 9) -> list[tuple[str, float, float, float]]:
 
 def history_through_defaults() -> tuple[float, int]:
     """Seconds and observations for every derivable signal's history through its default detector."""
-    from plumbline.evaluation import evaluate
+    from offline.evaluation import evaluate
 
     data_dir = Path(
         os.environ.get("PLUMBLINE_DATA_DIR")

@@ -11,7 +11,7 @@ A value equal to *any* earlier vintage counts as a repeat, not only the latest: 
 old history file must not make a print flip back and forth.
 
 >>> import datetime as dt
->>> from plumbline.records import Print
+>>> from foundation.records import Print
 >>> archive = Archive(":memory:")
 >>> sofr = Print("SOFR", dt.date(2019, 9, 17), 5.25, "percent", "nyfed",
 ...              dt.datetime(2019, 9, 18, 12, tzinfo=dt.UTC))
@@ -35,8 +35,8 @@ from types import TracebackType
 from typing import Literal
 
 from connectors.base import canonical_value
-from plumbline.records import DeadLetter, Print
-from plumbline.settings import Settings
+from foundation.records import DeadLetter, Print
+from foundation.settings import Settings
 
 __all__ = ["Archive", "ArchivedDeadLetter", "Stored", "default_archive_path"]
 

@@ -32,8 +32,8 @@ import httpx
 from connectors.clock import Clock, SystemClock
 from connectors.history import MISSING_MARKERS
 from connectors.httpclient import HttpPolicy, PayloadError, SourceClient
-from plumbline.catalogue import get_series, published_at
-from plumbline.records import DeadLetter, Print, RecordError
+from foundation.catalogue import get_series, published_at
+from foundation.records import DeadLetter, Print, RecordError
 
 __all__ = [
     "Connector",

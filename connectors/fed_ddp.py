@@ -35,7 +35,7 @@ import httpx
 from connectors.base import Connector, FetchResult, make_print, parse_value
 from connectors.clock import Clock
 from connectors.httpclient import HttpPolicy, PayloadError, SourceClient
-from plumbline.catalogue import get_series
+from foundation.catalogue import get_series
 
 __all__ = ["DDP_SERIES", "FedDataDownload", "parse_ddp_csv"]
 

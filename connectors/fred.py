@@ -29,8 +29,8 @@ import httpx
 from connectors.base import Connector, FetchResult, make_print, parse_value
 from connectors.clock import Clock
 from connectors.httpclient import HttpPolicy, PayloadError, SourceClient
-from plumbline.calendar import NEW_YORK
-from plumbline.catalogue import get_series, published_at
+from foundation.calendar import NEW_YORK
+from foundation.catalogue import get_series, published_at
 
 __all__ = [
     "FRED_SERIES",

@@ -14,8 +14,8 @@ import math
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from plumbline.catalogue import get_series, published_at
-from plumbline.records import Print, RecordError
+from foundation.catalogue import get_series, published_at
+from foundation.records import Print, RecordError
 
 __all__ = ["HistoryError", "iter_publication_order", "read_history"]
 

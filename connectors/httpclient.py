@@ -34,7 +34,7 @@ from collections.abc import Mapping
 import httpx
 
 from connectors.clock import Clock, SystemClock
-from plumbline.settings import Settings
+from foundation.settings import Settings
 
 __all__ = [
     "HttpPolicy",
@@ -83,7 +83,7 @@ class RateLimited(SourceError):
 class PayloadError(SourceError):
     """A response that cannot be parsed as a whole (truncated JSON, a renamed column, unknown units).
 
-    ``reason`` is one of the record-error reasons of :mod:`plumbline.records` (``not_json``,
+    ``reason`` is one of the record-error reasons of :mod:`foundation.records` (``not_json``,
     ``missing_field``, ``bad_field``, ``unit_mismatch``), so it can become a dead letter as it is.
     """
 

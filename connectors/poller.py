@@ -29,9 +29,9 @@ from connectors.httpclient import PayloadError, RateLimited, SourceError
 from connectors.publisher import IngestReport, Publisher
 from connectors.schedule import is_checked_daily, latest_due, next_at_time, next_release
 from connectors.sources import Route, SourceSet
-from plumbline.calendar import NEW_YORK
-from plumbline.catalogue import published_at
-from plumbline.settings import Settings
+from foundation.calendar import NEW_YORK
+from foundation.catalogue import published_at
+from foundation.settings import Settings
 
 __all__ = ["PollPolicy", "PollRecord", "Poller"]
 

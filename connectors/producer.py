@@ -14,9 +14,9 @@ from typing import Any
 
 from kafka import KafkaProducer
 
-from plumbline.catalogue import partition_for
-from plumbline.records import DeadLetter, Print
-from plumbline.settings import Settings
+from foundation.catalogue import partition_for
+from foundation.records import DeadLetter, Print
+from foundation.settings import Settings
 
 __all__ = ["PrintProducer", "print_partition"]
 

@@ -18,8 +18,8 @@ from typing import Any, Protocol
 
 from connectors.archive import Archive
 from connectors.base import FetchResult
-from plumbline.records import DeadLetter, Print
-from plumbline.settings import Settings
+from foundation.records import DeadLetter, Print
+from foundation.settings import Settings
 
 __all__ = ["IngestReport", "ProducerLike", "Publisher", "kafka_producer_factory"]
 

@@ -29,8 +29,8 @@ from typing import Literal
 from connectors.archive import Archive
 from connectors.history import HistoryError, iter_publication_order, read_history
 from connectors.producer import PrintProducer
-from plumbline.catalogue import get_series
-from plumbline.records import Print
+from foundation.catalogue import get_series
+from foundation.records import Print
 
 __all__ = ["ReplayPlan", "ReplayProgress", "Source", "plan_replay", "replay_id", "run_replay"]
 

@@ -1,7 +1,7 @@
 """When to poll: each series' expected observation dates and publication times, from the catalogue.
 
 Daily series expect a print for every US business day, weekly H.4.1 / H.8 series for every
-Wednesday; :func:`plumbline.catalogue.published_at` says when each becomes public (SOFR for day T at
+Wednesday; :func:`foundation.catalogue.published_at` says when each becomes public (SOFR for day T at
 08:00 New York on T+1, H.4.1 on Thursday 16:30, ...). Policy rates (``in_force``) have no release of
 their own (they change on FOMC decisions and FRED posts them later), so they are checked once a
 business day at :data:`POLICY_CHECK_TIME`.
@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from plumbline.calendar import NEW_YORK, is_business_day
-from plumbline.catalogue import get_series, published_at
+from foundation.calendar import NEW_YORK, is_business_day
+from foundation.catalogue import get_series, published_at
 
 __all__ = [
     "POLICY_CHECK_TIME",

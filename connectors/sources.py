@@ -5,7 +5,7 @@ yields (SOFR, its percentiles and volume). :class:`SourceSet` holds one connecto
 shared ``httpx.Client``; connectors of the same host share one rate limit.
 
 >>> import httpx
->>> from plumbline.settings import load_settings
+>>> from foundation.settings import load_settings
 >>> sources = SourceSet.from_settings(load_settings(env={}), httpx.Client())
 >>> [route.name for route in sources.routes_for(["SOFR99", "WRESBAL", "RRPONTSYAWARD"])]
 ['nyfed:SOFR', 'nyfed:reverserepo', 'fred:WRESBAL']
@@ -28,8 +28,8 @@ from connectors.fred import FredApi, FredCsv
 from connectors.httpclient import HttpPolicy, SourceClient
 from connectors.nyfed import NewYorkFedOperations, NewYorkFedRates
 from connectors.treasury import TreasuryDts
-from plumbline.catalogue import SERIES, get_series
-from plumbline.settings import Settings
+from foundation.catalogue import SERIES, get_series
+from foundation.settings import Settings
 
 __all__ = ["Route", "SourceSet"]
 

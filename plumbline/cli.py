@@ -7,9 +7,9 @@ import importlib
 import sys
 from collections.abc import Sequence
 
+from foundation.settings import SettingsError, load_settings
 from plumbline import __version__
 from plumbline.commands import COMMAND_MODULES
-from plumbline.settings import SettingsError, load_settings
 
 __all__ = ["build_parser", "main"]
 

@@ -24,7 +24,7 @@ import urllib.request
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from plumbline.settings import Settings
+from foundation.settings import Settings
 
 __all__ = [
     "COMPONENTS",

@@ -6,7 +6,7 @@
 - ``process-index`` reads index-inputs and feeds the composite funding-stress index
   (:class:`IndexEngine`); a 1-second timer releases dates whose grace period has passed.
 
-Every topic carries raw JSON bytes validated by :mod:`plumbline.records`, so a poison message
+Every topic carries raw JSON bytes validated by :mod:`foundation.records`, so a poison message
 becomes a dead-letter record with a reason instead of an exception in Faust's deserializer. State
 and outputs are committed together before a message is acknowledged (streams/checkpoint.py).
 """
@@ -23,10 +23,11 @@ from typing import Any
 import faust
 from prometheus_client import CollectorRegistry
 
-from plumbline.records import RecordError, Signal
-from plumbline.settings import Settings
+from foundation.catalogue import INDEX_SIGNAL
+from foundation.records import RecordError, Signal
+from foundation.settings import Settings
 from streams.checkpoint import CheckpointStore, OutboxRecord
-from streams.config import INDEX_SIGNAL, DetectorSpec, detector_plan
+from streams.config import DetectorSpec, detector_plan
 from streams.engine import FundingEngine, Outcome, dead_letter
 from streams.index import IndexEngine
 from streams.metrics import PipelineMetrics

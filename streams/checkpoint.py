@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from plumbline.records import Signal
+from foundation.records import Signal
 from streams.engine import Changes, DetectorState, FundingEngine, Observation
 
 __all__ = ["CheckpointStore", "OutboxRecord", "record_worker_start"]

@@ -1,8 +1,8 @@
 """The pipeline's logic, free of Kafka and Faust: prints in, signals and alerts out.
 
 :class:`FundingEngine` keeps, for one partition of the prints topic, every observation it needs
-(bounded by :data:`RETAIN_DAYS`), derives the signals of ``streams/signals.py`` as of each date,
-and runs each signal's detectors once per observation date, in date order. Processing is
+(bounded by :data:`RETAIN_DAYS`), derives the signals of the catalogue (``foundation/catalogue.py``)
+as of each date, and runs each signal's detectors once per observation date, in date order. Processing is
 idempotent: an exact repeat changes nothing and emits nothing, so replays after a restart or a
 broker loss never count twice. Every change is recorded in :attr:`FundingEngine.changes` so the
 checkpoint store can persist exactly what changed, in the same transaction as the outputs.
@@ -18,34 +18,32 @@ from collections.abc import Iterable
 from typing import Any
 
 from detectors.base import Detector
-from plumbline.catalogue import SIGNALS
-from plumbline.records import Alert, DeadLetter, Print, RecordError, Signal
-from streams.config import INDEX_SIGNAL, DetectorSpec
-from streams.signals import RESERVES_RATE, SIGNAL_DEFS, SignalDef
+from foundation.calendar import calendar_features, timestamp_of_date
+from foundation.catalogue import (
+    DERIVED_SIGNALS,
+    INDEX_SIGNAL,
+    RESERVES_RATE,
+    SIGNALS,
+    SignalSpec,
+    reserves_rate_in_force,
+)
+from foundation.records import Alert, DeadLetter, Print, RecordError, Signal
+from streams.config import DetectorSpec
 
 __all__ = [
-    "IORB_START",
     "RETAIN_DAYS",
     "Changes",
     "DetectorState",
     "FundingEngine",
     "Observation",
     "Outcome",
-    "date_timestamp_seconds",
     "dead_letter",
 ]
 
 log = logging.getLogger(__name__)
 
-IORB_START = dt.date(2021, 7, 29)
 #: Observations older than this, relative to the newest of their series, are dropped (memory bound).
 RETAIN_DAYS = 400
-_EPOCH = dt.date(1970, 1, 1)
-
-
-def date_timestamp_seconds(day: dt.date) -> float:
-    """POSIX seconds of UTC midnight of ``day`` (observation times exported to Prometheus)."""
-    return float((day - _EPOCH).days * 86400)
 
 
 def dead_letter(topic: str, payload: bytes, error: RecordError) -> DeadLetter:
@@ -183,11 +181,11 @@ class FundingEngine:
         self._detectors_by_signal: dict[str, list[DetectorState]] = {}
         for state in self.detectors.values():
             self._detectors_by_signal.setdefault(state.spec.signal, []).append(state)
-        self._by_driver: dict[str, list[SignalDef]] = {}
-        self._by_input: dict[str, list[tuple[SignalDef, int, int]]] = {}
-        for definition in SIGNAL_DEFS:
+        self._by_driver: dict[str, list[SignalSpec]] = {}
+        self._by_input: dict[str, list[tuple[SignalSpec, int, int]]] = {}
+        for definition in DERIVED_SIGNALS:
             self._by_driver.setdefault(definition.driver, []).append(definition)
-            for joined in definition.inputs:
+            for joined in definition.joins:
                 self._by_input.setdefault(joined.series, []).append(
                     (definition, joined.lag_days, joined.lag_days + joined.max_age_days)
                 )
@@ -219,8 +217,8 @@ class FundingEngine:
         """Process one validated print: store it, derive what it completes or corrects, detect."""
         outcome = Outcome()
         changed = [record.series_id] if self._store(record.series_id, record) else []
-        in_force = (record.series_id == "IORB") == (record.observation_date >= IORB_START)
-        if record.series_id in ("IORB", "IOER") and in_force and self._store(RESERVES_RATE, record):
+        in_force = reserves_rate_in_force(record.series_id, record.observation_date)
+        if in_force and self._store(RESERVES_RATE, record):
             changed.append(RESERVES_RATE)
         for series_id in changed:
             for signal in self._derive(series_id, record.observation_date):
@@ -254,7 +252,7 @@ class FundingEngine:
         """Signals completed or corrected by a new observation of ``series_id`` on ``day``."""
         if series_id not in self._by_driver and series_id not in self._by_input:
             return []
-        todo: dict[tuple[str, dt.date], SignalDef] = {}
+        todo: dict[tuple[str, dt.date], SignalSpec] = {}
         for definition in self._by_driver.get(series_id, ()):
             todo[(definition.id, day)] = definition
         for definition, first, last in self._by_input.get(series_id, ()):
@@ -281,12 +279,12 @@ class FundingEngine:
                 return when, observation
         return None
 
-    def _compute(self, definition: SignalDef, day: dt.date) -> Signal | None:
+    def _compute(self, definition: SignalSpec, day: dt.date) -> Signal | None:
         driver = self.observations[definition.driver][day]
         values = [driver.value]
         used = {definition.driver: day.isoformat()}
         published = driver.published_at
-        for joined in definition.inputs:
+        for joined in definition.joins:
             found = self._as_of(joined.series, day - dt.timedelta(days=joined.lag_days), joined.max_age_days)
             if found is None:
                 return None  # waits: the input's print will complete it
@@ -300,7 +298,7 @@ class FundingEngine:
             used[name] = when.isoformat()
             published = max(published, observation.published_at)
         try:
-            value = float(definition.compute(*values))
+            value = float(definition.compute(*values))  # type: ignore[misc]
         except ZeroDivisionError:
             return None
         if not math.isfinite(value):
@@ -339,7 +337,11 @@ class FundingEngine:
                 # Corrections and late prints update the signal but cannot rewrite what was learned.
                 self.late_signals[signal.signal_id] = self.late_signals.get(signal.signal_id, 0) + 1
                 continue
-            x = {"value": signal.value, "timestamp": date_timestamp_seconds(signal.observation_date)}
+            x = {
+                "value": signal.value,
+                "timestamp": timestamp_of_date(signal.observation_date),
+                **calendar_features(signal.observation_date),
+            }
             changed = learn(state, signal, x)
             self.changes.detectors.add(detector_key(state.spec))
             if changed:

@@ -16,10 +16,11 @@ import datetime as dt
 import math
 from typing import Any
 
-from plumbline.catalogue import SIGNALS, partition_group
-from plumbline.records import Alert, Signal
-from streams.config import INDEX_SIGNAL, DetectorSpec
-from streams.engine import DetectorState, Outcome, alert_for, date_timestamp_seconds, learn
+from foundation.calendar import timestamp_of_date
+from foundation.catalogue import INDEX_SIGNAL, SIGNALS, partition_group
+from foundation.records import Alert, Signal
+from streams.config import DetectorSpec
+from streams.engine import DetectorState, Outcome, alert_for, learn
 
 __all__ = ["CLOCK_SIGNAL", "IndexEngine"]
 
@@ -125,7 +126,7 @@ class IndexEngine:
         x, used = self._vector(head)
         if not x:
             return None, None
-        x["timestamp"] = date_timestamp_seconds(head.day)
+        x["timestamp"] = timestamp_of_date(head.day)
         contributions = getattr(self.state.detector, "contributions", None)
         explained: dict[str, float] = contributions(x) if callable(contributions) else {}
         probe = Signal(INDEX_SIGNAL, head.day, 0.0, "index", used, head.published_at, head.replay)

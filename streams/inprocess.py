@@ -12,8 +12,9 @@ import datetime as dt
 import math
 from collections.abc import Iterable
 
-from plumbline.records import Alert, Print, Signal
-from streams.config import INDEX_SIGNAL, DetectorSpec
+from foundation.catalogue import INDEX_SIGNAL
+from foundation.records import Alert, Print, Signal
+from streams.config import DetectorSpec
 from streams.engine import Changes, DetectorState, FundingEngine, Outcome
 from streams.index import IndexEngine
 

@@ -18,8 +18,9 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from plumbline.catalogue import SERIES, expected_observation_date
-from streams.engine import DetectorState, date_timestamp_seconds
+from foundation.calendar import timestamp_of_date
+from foundation.catalogue import SERIES, expected_observation_date
+from streams.engine import DetectorState
 
 if TYPE_CHECKING:
     from streams.app import Worker
@@ -99,14 +100,14 @@ class PipelineCollector(Collector):
                 if spec is None:
                     continue
                 series_value.add_metric([series_id, spec.unit], observation.value)
-                series_time.add_metric([series_id], date_timestamp_seconds(day))
+                series_time.add_metric([series_id], timestamp_of_date(day))
                 if not observation.replay:
                     due = expected_observation_date(series_id, now)
                     if due is not None:
-                        expected.add_metric([series_id], date_timestamp_seconds(due))
+                        expected.add_metric([series_id], timestamp_of_date(due))
             for signal_id, signal in sorted(engine.signals.items()):
                 signal_value.add_metric([signal_id, signal.unit], signal.value)
-                signal_time.add_metric([signal_id], date_timestamp_seconds(signal.observation_date))
+                signal_time.add_metric([signal_id], timestamp_of_date(signal.observation_date))
                 for name, used in signal.inputs.items():
                     series_id = name.split("@")[0]
                     if series_id in SERIES and "@" not in name:
@@ -126,7 +127,7 @@ class PipelineCollector(Collector):
             if index.signal is not None:
                 signal_value.add_metric([index.signal.signal_id, "index"], index.signal.value)
                 signal_time.add_metric(
-                    [index.signal.signal_id], date_timestamp_seconds(index.signal.observation_date)
+                    [index.signal.signal_id], timestamp_of_date(index.signal.observation_date)
                 )
                 replay = "true" if index.signal.replay else "false"
                 for signal_id, value in sorted(index.contributions.items()):
@@ -137,9 +138,9 @@ class PipelineCollector(Collector):
             labels = [state.spec.signal, state.spec.name, "true" if state.replay else "false"]
             detector_families["score"].add_metric(labels, 0.0 if math.isnan(state.score) else state.score)
             detector_families["alarm"].add_metric(labels, 1.0 if state.detector.alarm else 0.0)
-            detector_families["time"].add_metric(labels, date_timestamp_seconds(state.last_date))
+            detector_families["time"].add_metric(labels, timestamp_of_date(state.last_date))
             if state.detector.alarm and state.episode_start is not None:
-                detector_families["start"].add_metric(labels, date_timestamp_seconds(state.episode_start))
+                detector_families["start"].add_metric(labels, timestamp_of_date(state.episode_start))
         yield from (series_value, series_time, expected, signal_value, signal_time, input_age, late)
         yield from detector_families.values()
         yield contribution

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from foundation.settings import Settings, load_settings
 from plumbline import stack
-from plumbline.settings import Settings, load_settings
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 

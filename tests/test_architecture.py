@@ -38,7 +38,7 @@ def test_package_imports_none_of_the_forbidden(package: str, forbidden: set[str]
 
 
 @pytest.mark.parametrize(
-    "module", ["plumbline.records", "plumbline.settings", "plumbline.catalogue", "detectors"]
+    "module", ["foundation.records", "foundation.settings", "foundation.catalogue", "detectors"]
 )
 def test_public_names_are_exactly_all(module: str) -> None:
     imported = __import__(module, fromlist=["__all__"])

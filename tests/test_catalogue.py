@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from plumbline.calendar import is_business_day, next_business_day
-from plumbline.catalogue import SERIES, UnknownSeriesError, get_series, published_at
+from foundation.calendar import is_business_day, next_business_day
+from foundation.catalogue import SERIES, UnknownSeriesError, get_series, published_at
 
 
 def test_every_history_file_has_a_catalogue_entry(data_dir: Path) -> None:

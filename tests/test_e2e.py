@@ -15,7 +15,7 @@ import pytest
 
 from connectors.producer import PrintProducer
 from connectors.replay import plan_replay, run_replay
-from plumbline.settings import Settings
+from foundation.settings import Settings
 from plumbline.stack import alerts_file
 from plumbline.webhook import iter_alerts
 

@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from plumbline.catalogue import published_at
-from plumbline.records import Alert, Print, RecordError, Signal
+from foundation.catalogue import published_at
+from foundation.records import Alert, Print, RecordError, Signal
 
 
 def sofr_print(value: float = 5.25, **changes: object) -> Print:

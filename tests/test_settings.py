@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from plumbline.settings import SettingsError, load_settings
+from foundation.settings import SettingsError, load_settings
 
 
 def test_defaults_bind_loopback_and_name_topics() -> None:

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 
+from foundation.settings import Settings
 from plumbline import stack
-from plumbline.settings import Settings
 from tests.conftest import make_settings
 
 pytestmark = pytest.mark.broker

@@ -6,7 +6,7 @@ import argparse
 import json
 from typing import Any
 
-from plumbline.settings import Settings
+from foundation.settings import Settings
 from plumbline.stack import alerts_file
 from plumbline.webhook import iter_alerts
 

@@ -10,8 +10,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from plumbline.commands.replay import parse_date
-from plumbline.settings import Settings
+from foundation.settings import Settings
+from plumbline.commands._args import iso_date
 
 __all__ = ["register", "run"]
 
@@ -27,9 +27,9 @@ def register(subparsers: Any) -> None:
         "past date into Prometheus as TSDB blocks (promtool tsdb create-blocks-from openmetrics). "
         "Restart Prometheus afterwards (plumbline stack down && plumbline stack up).",
     )
-    parser.add_argument("--from", dest="start", type=parse_date, default=dt.date(2018, 4, 1), metavar="DATE",
+    parser.add_argument("--from", dest="start", type=iso_date, default=dt.date(2018, 4, 1), metavar="DATE",
                         help="first date (default 2018-04-01, the first SOFR print)")  # fmt: skip
-    parser.add_argument("--to", dest="end", type=parse_date, default=None, metavar="DATE",
+    parser.add_argument("--to", dest="end", type=iso_date, default=None, metavar="DATE",
                         help="last date (default: the newest print in the data)")  # fmt: skip
     parser.add_argument(
         "--prometheus-data", type=Path, default=None, metavar="DIR",
@@ -44,8 +44,8 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     from connectors.history import HistoryError
-    from plumbline.backfill import BackfillError, create_blocks, write_openmetrics
-    from plumbline.backtest import load_plan, run_backtest
+    from offline.backfill import BackfillError, create_blocks, write_openmetrics
+    from offline.backtest import load_plan, run_backtest
 
     started = time.perf_counter()
     end = args.end or dt.date.today()

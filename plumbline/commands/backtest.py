@@ -8,8 +8,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from plumbline.commands.replay import parse_date
-from plumbline.settings import Settings
+from foundation.settings import Settings
+from plumbline.commands._args import iso_date
 
 __all__ = ["register", "run"]
 
@@ -22,8 +22,8 @@ def register(subparsers: Any) -> None:
         "through the same signals and detectors as the worker, without Kafka, and write a report "
         "directory: index.html with plots, the episode table, alerts.csv and alerts.json.",
     )
-    parser.add_argument("--from", dest="start", type=parse_date, required=True, metavar="DATE")
-    parser.add_argument("--to", dest="end", type=parse_date, required=True, metavar="DATE")
+    parser.add_argument("--from", dest="start", type=iso_date, required=True, metavar="DATE")
+    parser.add_argument("--to", dest="end", type=iso_date, required=True, metavar="DATE")
     parser.add_argument(
         "--output", type=Path, default=None, metavar="DIR",
         help="report directory (default: <state_dir>/backtests/FROM_TO)",
@@ -33,8 +33,8 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     from connectors.history import HistoryError
-    from plumbline.backtest import run_backtest
-    from plumbline.report import episode_table_markdown, write_report
+    from offline.backtest import run_backtest
+    from offline.report import episode_table_markdown, write_report
 
     if args.end < args.start:
         print("plumbline backtest: --to is before --from", file=sys.stderr)

@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 
-from plumbline.settings import Settings
+from foundation.settings import Settings
 
 __all__ = ["register", "run"]
 
@@ -67,7 +67,7 @@ def run(
     from connectors.publisher import Publisher, kafka_producer_factory
     from connectors.schedule import latest_due
     from connectors.sources import SourceSet
-    from plumbline.catalogue import UnknownSeriesError
+    from foundation.catalogue import UnknownSeriesError
 
     stop = stop or threading.Event()
     clock = SystemClock(stop)

@@ -9,7 +9,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from plumbline.settings import Settings
+from foundation.settings import Settings
 
 __all__ = ["DEFAULT_OUT", "load_generator", "register", "run"]
 

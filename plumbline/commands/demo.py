@@ -15,7 +15,7 @@ import sys
 import time
 from typing import Any
 
-from plumbline.settings import Settings
+from foundation.settings import Settings
 
 WINDOWS = (
     (dt.date(2019, 7, 1), dt.date(2019, 10, 31)),
@@ -97,7 +97,7 @@ def replay_window(
     """Replay one window, then wait for its firing alerts and print a summary."""
     from connectors.producer import PrintProducer
     from connectors.replay import plan_replay, run_replay
-    from plumbline.records import Print
+    from foundation.records import Print
     from plumbline.stack import alerts_file
     from plumbline.webhook import iter_alerts
 

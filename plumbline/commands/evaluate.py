@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from plumbline.settings import Settings
+from foundation.settings import Settings
 
 __all__ = ["DEFAULT_DOC", "register", "run"]
 
@@ -32,7 +32,7 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    from plumbline.evaluation import evaluate, render_markdown, write_generated_section
+    from offline.evaluation import evaluate, render_markdown, write_generated_section
 
     if settings.data_dir is None:
         print(

@@ -18,18 +18,12 @@ from typing import Any, TextIO
 
 import httpx
 
-from plumbline.settings import Settings
+from foundation.settings import Settings
+from plumbline.commands._args import iso_date
 
 __all__ = ["register", "run"]
 
 _PROBE_TIMEOUT_SECONDS = 5.0
-
-
-def _date(text: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
 
 
 def register(subparsers: Any) -> None:
@@ -39,7 +33,7 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--series", nargs="+", metavar="ID", help="catalogue series (default: all)")
     parser.add_argument(
-        "--since", type=_date, metavar="DATE", help="first observation date (default: all history)"
+        "--since", type=iso_date, metavar="DATE", help="first observation date (default: all history)"
     )
     parser.add_argument(
         "--data-dir", type=Path, metavar="DIR", help="import date,value CSVs from DIR instead of the network"
@@ -80,7 +74,7 @@ class Progress:
 def run(args: argparse.Namespace, settings: Settings, *, transport: httpx.BaseTransport | None = None) -> int:
     """Run ``plumbline fetch``; ``transport`` lets tests serve the sources from memory."""
     from connectors.archive import Archive, default_archive_path
-    from plumbline.catalogue import SERIES, UnknownSeriesError, get_series
+    from foundation.catalogue import SERIES, UnknownSeriesError, get_series
 
     try:
         series = [get_series(s).id for s in args.series] if args.series else list(SERIES)

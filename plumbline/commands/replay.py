@@ -10,22 +10,14 @@ acknowledged batch: running the same command again resumes where an interrupted 
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import sys
 import time
 from typing import Any, TextIO
 
-from plumbline.settings import Settings
+from foundation.settings import Settings
+from plumbline.commands._args import iso_date
 
-__all__ = ["ProgressBar", "parse_date", "register", "run"]
-
-
-def parse_date(text: str) -> dt.date:
-    """An ISO date argument."""
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
+__all__ = ["ProgressBar", "register", "run"]
 
 
 def _speed(text: str) -> float | None:
@@ -47,8 +39,8 @@ def register(subparsers: Any) -> None:
         description="Publish the prints of a window onto the prints topic in publication order, with the "
         "replay flag set. Interrupted replays resume; --restart starts over.",
     )
-    parser.add_argument("--from", dest="start", type=parse_date, required=True, metavar="DATE")
-    parser.add_argument("--to", dest="end", type=parse_date, required=True, metavar="DATE")
+    parser.add_argument("--from", dest="start", type=iso_date, required=True, metavar="DATE")
+    parser.add_argument("--to", dest="end", type=iso_date, required=True, metavar="DATE")
     parser.add_argument(
         "--speed", type=_speed, default=None,
         help="historic seconds per wall-clock second (e.g. 345600 = 4 days a second), or 'max' (default)",
@@ -97,8 +89,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     from connectors.history import HistoryError
     from connectors.producer import PrintProducer
     from connectors.replay import ReplayPlan, ReplayProgress, plan_replay, run_replay
-    from plumbline.catalogue import UnknownSeriesError
-    from plumbline.evaluation import SIGNAL_SERIES
+    from foundation.catalogue import UnknownSeriesError
+    from offline.evaluation import SIGNAL_SERIES
 
     if args.end < args.start:
         print("plumbline replay: --to is before --from", file=sys.stderr)

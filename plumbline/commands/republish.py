@@ -8,27 +8,22 @@ replays), so a consumer that already has it treats it as a no-op.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import sys
 from typing import Any
 
-from plumbline.settings import Settings
+from foundation.settings import Settings
+from plumbline.commands._args import iso_date
 
 __all__ = ["register", "run"]
-
-
-def _date(text: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
 
 
 def register(subparsers: Any) -> None:
     """Add ``plumbline republish``."""
     parser = subparsers.add_parser("republish", help="re-send archived prints to the prints topic")
     parser.add_argument("--series", nargs="+", metavar="ID", help="catalogue series (default: all)")
-    parser.add_argument("--since", type=_date, metavar="DATE", help="first observation date (default: all)")
+    parser.add_argument(
+        "--since", type=iso_date, metavar="DATE", help="first observation date (default: all)"
+    )
     parser.add_argument(
         "--replay", action="store_true", help="mark every re-sent print as a replay (its alerts page nobody)"
     )
@@ -39,7 +34,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     """Run ``plumbline republish``."""
     from connectors.archive import Archive, default_archive_path
     from connectors.publisher import Publisher, kafka_producer_factory
-    from plumbline.catalogue import UnknownSeriesError, get_series
+    from foundation.catalogue import UnknownSeriesError, get_series
 
     try:
         series = [get_series(s).id for s in args.series] if args.series else None

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
-from plumbline.settings import Settings
+from foundation.settings import Settings
 
 __all__ = ["ScoreInputError", "parse_params", "register", "run", "score_rows"]
 

@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Any
 
-from plumbline.settings import Settings
+from foundation.settings import Settings
 from plumbline.stack import StackError, down, status, up
 
 

@@ -7,7 +7,7 @@ import logging
 import sys
 from typing import Any
 
-from plumbline.settings import Settings
+from foundation.settings import Settings
 
 
 def register(subparsers: Any) -> None:
@@ -20,7 +20,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     import faust
     from prometheus_client import CollectorRegistry, start_http_server
 
-    from plumbline.settings import SettingsError
+    from foundation.settings import SettingsError
     from streams.app import checkpoint_dir, create_app
     from streams.checkpoint import record_worker_start
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from plumbline.backtest import BacktestResult, run_backtest
-from plumbline.report import write_report
+from offline.backtest import BacktestResult, run_backtest
+from offline.report import write_report
 from tests.conftest import make_settings
 
 #: The 2019 repo spike and the March 2020 dash for cash, with calm months around them.

@@ -12,10 +12,10 @@ import pytest
 
 from connectors.archive import Archive
 from connectors.replay import ReplayProgress, plan_replay, run_replay
-from plumbline.backtest import BacktestResult, load_plan
-from plumbline.catalogue import published_at
+from foundation.catalogue import published_at
+from foundation.records import Alert, Print
+from offline.backtest import BacktestResult, load_plan
 from plumbline.commands import backtest as backtest_command
-from plumbline.records import Alert, Print
 from tests.conftest import make_settings
 
 
@@ -33,7 +33,10 @@ def test_backtest_sees_the_2019_spike_and_2020_and_scores_against_the_baselines(
         "never alarm", "always alarm", "plain rule SOFR > IORB",
     }  # fmt: skip
     assert not result.episode_in_window("q4_2025") and not result.covers_calm_stretch
-    assert any("RRPONTSYAWARD" in note and "tgcr_onrrp_spread_bp" in note for note in result.notes)
+    # H.8 total assets are live-only (not in the data copy); the ON RRP award rate is in it now.
+    assert any("TLAACBW027SBOG" in note and "reserves_to_bank_assets_ratio" in note for note in result.notes)
+    assert not any("RRPONTSYAWARD" in note for note in result.notes)
+    assert "tgcr_onrrp_spread_bp" in result.signals
     assert all(a.replay for a in result.alerts) and result.alerts
 
 

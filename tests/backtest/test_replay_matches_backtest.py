@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
+from foundation.records import Alert
+from foundation.settings import Settings
 from plumbline import stack
-from plumbline.records import Alert
-from plumbline.settings import Settings
 from tests.conftest import make_settings
 from tests.streams.test_worker_faults import WorkerProcess, per_signal, wait_for_alerts
 

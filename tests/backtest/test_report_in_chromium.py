@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from plumbline.backtest import BacktestResult
+from offline.backtest import BacktestResult
 from tests.conftest import REPO_ROOT
 
 CHROMIUM = "/usr/bin/chromium"

@@ -12,7 +12,7 @@ from connectors.archive import Archive
 from connectors.base import FetchResult, dead_letter, make_print
 from connectors.history import read_history
 from connectors.publisher import Publisher
-from plumbline.records import DeadLetter, Print, RecordError
+from foundation.records import DeadLetter, Print, RecordError
 
 D17 = dt.date(2019, 9, 17)
 SEEN = dt.datetime(2019, 9, 18, 19, 0, tzinfo=dt.UTC)

@@ -17,12 +17,12 @@ from kafka import KafkaConsumer, TopicPartition
 from connectors.archive import Archive
 from connectors.base import FetchResult, make_print
 from connectors.publisher import Publisher, kafka_producer_factory
+from foundation.records import Print
+from foundation.settings import Settings
 from plumbline import stack
 from plumbline.cli import build_parser
 from plumbline.commands import connectors as connectors_command
 from plumbline.commands import republish
-from plumbline.records import Print
-from plumbline.settings import Settings
 
 pytestmark = pytest.mark.broker
 

@@ -9,7 +9,7 @@ import pytest
 from connectors.archive import default_archive_path
 from connectors.httpclient import HttpPolicy
 from connectors.poller import PollPolicy
-from plumbline.settings import SettingsError, load_settings
+from foundation.settings import SettingsError, load_settings
 
 
 def test_connector_settings_are_read_from_the_environment(tmp_path: Path) -> None:

@@ -17,9 +17,9 @@ from connectors.clock import ManualClock, SystemClock
 from connectors.poller import Poller, PollPolicy
 from connectors.publisher import Publisher
 from connectors.sources import SourceSet
-from plumbline.catalogue import published_at
-from plumbline.records import DeadLetter, Print
-from plumbline.settings import load_settings
+from foundation.catalogue import published_at
+from foundation.records import DeadLetter, Print
+from foundation.settings import load_settings
 
 SOFR_PATH = "/api/rates/secured/sofr/search.json"
 UTC = dt.UTC

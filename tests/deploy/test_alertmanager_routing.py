@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
+from foundation.settings import Settings
 from plumbline import stack
-from plumbline.settings import Settings
 from plumbline.webhook import read_notifications
 from tests.conftest import make_settings
 

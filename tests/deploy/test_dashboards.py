@@ -20,8 +20,8 @@ import pytest
 
 from connectors.producer import PrintProducer
 from connectors.replay import plan_replay, run_replay
+from foundation.settings import Settings
 from plumbline.commands.dashboards import DEFAULT_OUT, load_generator
-from plumbline.settings import Settings
 from plumbline.stack import alerts_file
 from plumbline.webhook import iter_alerts
 from tests.conftest import REPO_ROOT

@@ -10,7 +10,8 @@ import pytest
 
 from detectors import Adwin, Bocpd, FundingStressIndex, HalfSpaceTrees, RobustZScore
 from detectors._calendar import calendar_effects
-from detectors.defaults import DEFAULTS, MULTIVARIATE_DEFAULTS, SIGNAL_PROFILES
+from foundation.catalogue import INDEX_SIGNAL, SIGNALS
+from streams.config import DEFAULTS
 
 EPOCH = dt.date(1970, 1, 1)
 
@@ -110,11 +111,14 @@ def test_stress_index_contributions_add_up_to_the_score_and_name_the_culprit() -
 
 
 def test_every_default_names_a_known_signal_and_builds() -> None:
-    for signal, choice in DEFAULTS.items():
-        assert signal in SIGNAL_PROFILES
-        choice.build()
-    for choice in MULTIVARIATE_DEFAULTS.values():
-        assert choice.build().multivariate
+    for spec in DEFAULTS:
+        assert spec.signal in SIGNALS
+        detector = spec.build()
+        assert detector.multivariate == (spec.signal == INDEX_SIGNAL)
+        if not detector.multivariate:
+            assert SIGNALS[spec.signal].stress is not None, (
+                f"{spec.signal} has a default but no stress profile"
+            )
 
 
 def test_public_names_are_exactly_all() -> None:

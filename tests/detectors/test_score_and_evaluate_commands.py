@@ -9,9 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from plumbline.commands import evaluate as evaluate_command
-from plumbline.commands import score as score_command
-from plumbline.evaluation import (
+from foundation.settings import load_settings
+from offline.evaluation import (
     GENERATED_BEGIN,
     GENERATED_END,
     engine_signals,
@@ -20,7 +19,8 @@ from plumbline.evaluation import (
     score_alarms,
     write_generated_section,
 )
-from plumbline.settings import load_settings
+from plumbline.commands import evaluate as evaluate_command
+from plumbline.commands import score as score_command
 
 
 def score(tmp_path: Path, text: str, *extra: str) -> tuple[int, str]:

@@ -17,8 +17,8 @@ from kafka import KafkaConsumer, TopicPartition
 from prometheus_client import CollectorRegistry
 
 from connectors.history import iter_publication_order, read_history
-from plumbline.records import Alert
-from plumbline.settings import Settings
+from foundation.records import Alert
+from foundation.settings import Settings
 from streams.app import create_app
 
 pytestmark = pytest.mark.broker

@@ -6,14 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from detectors.defaults import DEFAULTS
-from plumbline.settings import SettingsError, load_settings
-from streams.config import INDEX_SIGNAL, detector_plan
+from foundation.catalogue import INDEX_SIGNAL
+from foundation.settings import SettingsError, load_settings
+from streams.config import DEFAULTS, detector_plan
 
 
 def test_defaults_cover_every_default_signal_and_the_index() -> None:
     plan = detector_plan(load_settings(env={}))
-    assert set(plan) == set(DEFAULTS) | {INDEX_SIGNAL}
+    assert set(plan) == {spec.signal for spec in DEFAULTS} and INDEX_SIGNAL in plan
     sofr = plan["sofr_iorb_spread_bp"][0]
     assert (sofr.name, sofr.severity, sofr.params["enter_level"]) == ("persistence_threshold", "warning", 5.0)
     assert plan[INDEX_SIGNAL][0].severity == "critical"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from plumbline.catalogue import published_at
-from plumbline.records import Print, Signal
+from foundation.catalogue import published_at
+from foundation.records import Print, Signal
 from streams.engine import RETAIN_DAYS, FundingEngine
 
 

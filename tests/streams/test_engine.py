@@ -6,9 +6,9 @@ import datetime as dt
 from pathlib import Path
 
 from connectors.history import iter_publication_order, read_history
-from plumbline.catalogue import SIGNALS
-from plumbline.records import Alert, Print
-from plumbline.settings import load_settings
+from foundation.catalogue import SIGNALS
+from foundation.records import Alert, Print
+from foundation.settings import load_settings
 from streams.config import detector_plan
 from streams.engine import FundingEngine
 from streams.inprocess import run_in_process

@@ -21,9 +21,9 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from connectors.history import iter_publication_order, read_history
 from connectors.producer import PrintProducer
+from foundation.records import Alert, Print
+from foundation.settings import Settings
 from plumbline import stack
-from plumbline.records import Alert, Print
-from plumbline.settings import Settings
 from streams.config import detector_plan
 from streams.inprocess import run_in_process
 from tests.conftest import free_port, make_settings

@@ -14,7 +14,7 @@ True
 >>> Print.from_json(b'{"series_id": "SOFR"')
 Traceback (most recent call last):
 ...
-plumbline.records.RecordError: not_json: payload is not valid JSON (Expecting ',' delimiter ...)
+foundation.records.RecordError: not_json: payload is not valid JSON (Expecting ',' delimiter ...)
 """
 
 from __future__ import annotations
@@ -24,13 +24,26 @@ import datetime as dt
 import hashlib
 import json
 import math
-from typing import Any, ClassVar, Literal, Self
+from typing import Any, Literal, Self
 
-from plumbline.catalogue import SERIES, SIGNALS, UnknownSeriesError
+from foundation.catalogue import SERIES, SIGNALS, UnknownSeriesError
 
-__all__ = ["SCHEMA_VERSION", "Alert", "DeadLetter", "Print", "RecordError", "Signal"]
+__all__ = [
+    "SCHEMA_VERSION",
+    "SEVERITIES",
+    "Alert",
+    "DeadLetter",
+    "Print",
+    "RecordError",
+    "Severity",
+    "Signal",
+]
 
 SCHEMA_VERSION = 1
+
+#: Alert severities, least to most urgent; Alertmanager routes on them (deploy/alertmanager).
+Severity = Literal["info", "warning", "critical"]
+SEVERITIES: tuple[Severity, ...] = ("info", "warning", "critical")
 
 Reason = Literal[
     "not_json", "schema_version", "missing_field", "bad_field", "unknown_series", "unknown_signal",
@@ -108,7 +121,7 @@ def _encode(value: Any) -> Any:
 
 
 class _Record:
-    kind: ClassVar[str]
+    """What every record shares: its JSON encoding with the schema version."""
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict with ``schema_version`` first."""
@@ -128,7 +141,6 @@ class Print(_Record):
     higher for revisions. ``replay`` marks prints re-sent from history, whose alerts page nobody.
     """
 
-    kind: ClassVar[str] = "print"
     series_id: str
     observation_date: dt.date
     value: float
@@ -187,7 +199,6 @@ class Print(_Record):
 class Signal(_Record):
     """One derived signal value for one observation date, with the input prints it used."""
 
-    kind: ClassVar[str] = "signal"
     signal_id: str
     observation_date: dt.date
     value: float
@@ -218,10 +229,9 @@ class Signal(_Record):
 class Alert(_Record):
     """A detector alarm (``state`` firing) or its end (``state`` resolved) for one signal."""
 
-    kind: ClassVar[str] = "alert"
     fingerprint: str
     state: Literal["firing", "resolved"]
-    severity: Literal["info", "warning", "critical"]
+    severity: Severity
     signal: str
     detector: str
     value: float
@@ -244,8 +254,8 @@ class Alert(_Record):
         severity = _field(data, "severity", str)
         if state not in ("firing", "resolved"):
             raise RecordError("bad_field", f"state {state!r} is not firing or resolved")
-        if severity not in ("info", "warning", "critical"):
-            raise RecordError("bad_field", f"severity {severity!r} is not info, warning or critical")
+        if severity not in SEVERITIES:
+            raise RecordError("bad_field", f"severity {severity!r} is not one of {', '.join(SEVERITIES)}")
         return cls(
             fingerprint=_field(data, "fingerprint", str),
             state=state,  # type: ignore[arg-type]
@@ -265,7 +275,6 @@ class Alert(_Record):
 class DeadLetter(_Record):
     """A record that could not be processed, with the reason, kept verbatim for inspection."""
 
-    kind: ClassVar[str] = "dead_letter"
     topic: str
     reason: str
     error: str

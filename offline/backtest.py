@@ -19,11 +19,12 @@ from pathlib import Path
 
 from connectors.archive import Archive, default_archive_path
 from connectors.replay import ReplayPlan, plan_replay
-from detectors._calendar import business_days_between
-from plumbline.catalogue import SIGNALS
-from plumbline.evaluation import (
-    CALM_STRETCH,
-    EPISODES,
+from foundation.calendar import business_days_between
+from foundation.catalogue import DERIVED_SIGNALS
+from foundation.episodes import CALM_STRETCH, EPISODES
+from foundation.records import Alert
+from foundation.settings import Settings
+from offline.evaluation import (
     SIGNAL_SERIES,
     Row,
     SignalSeries,
@@ -32,11 +33,8 @@ from plumbline.evaluation import (
     score_alarms,
     signal_series,
 )
-from plumbline.records import Alert
-from plumbline.settings import Settings
 from streams.config import DetectorSpec, detector_plan
 from streams.inprocess import InProcessRun, run_in_process
-from streams.signals import RESERVES_RATE, SIGNAL_DEFS
 
 __all__ = [
     "BacktestResult",
@@ -121,12 +119,7 @@ def run_backtest(
 
 
 def _signals_of(series_id: str) -> list[str]:
-    out = []
-    for definition in SIGNAL_DEFS:
-        used = {definition.driver, *(i.series for i in definition.inputs)}
-        if series_id in used or (series_id in ("IORB", "IOER") and RESERVES_RATE in used):
-            out.append(definition.id)
-    return out
+    return [spec.id for spec in DERIVED_SIGNALS if series_id in spec.inputs]
 
 
 def data_notes(result: BacktestResult) -> list[str]:
@@ -140,10 +133,10 @@ def data_notes(result: BacktestResult) -> list[str]:
     for series_id, source in sorted(result.plan.sources.items()):
         if source != "missing" and not any(p.series_id == series_id for p in result.plan.prints):
             notes.append(f"series {series_id} has no print between {result.start} and {result.end}")
-    for definition in SIGNAL_DEFS:
+    for definition in DERIVED_SIGNALS:
         series = result.signals.get(definition.id)
         if series is None:
-            inputs = ", ".join(SIGNALS[definition.id].inputs)
+            inputs = ", ".join(definition.inputs)
             notes.append(f"{definition.id}: no value in the window (built from {inputs})")
             continue
         days = [stamp.date() for stamp in series.values.index]

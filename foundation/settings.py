@@ -11,7 +11,7 @@ naming the setting, so a misconfigured worker never starts half-way.
 >>> load_settings(env={"PLUMBLINE_BROKER_PORT": "abc"})
 Traceback (most recent call last):
 ...
-plumbline.settings.SettingsError: PLUMBLINE_BROKER_PORT: 'abc' is not an integer
+foundation.settings.SettingsError: PLUMBLINE_BROKER_PORT: 'abc' is not an integer
 """
 
 from __future__ import annotations

@@ -29,10 +29,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from plumbline.calendar import is_business_day
-from plumbline.evaluation import CALM_STRETCH, EPISODES, history_prints, signal_series
-from plumbline.settings import load_settings
-from streams.config import INDEX_SIGNAL, detector_plan
+from foundation.calendar import is_business_day
+from foundation.catalogue import INDEX_SIGNAL
+from foundation.episodes import CALM_STRETCH, EPISODES
+from foundation.settings import load_settings
+from offline.evaluation import history_prints, signal_series
+from streams.config import detector_plan
 from streams.inprocess import run_in_process
 
 #: Every level a rule compares with, by the name used in this script (and in the rule's comment).

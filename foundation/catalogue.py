@@ -15,32 +15,43 @@ converts the unit of the ``date,value`` history files (FRED-style codes, PROVENA
 >>> get_series("NOPE")
 Traceback (most recent call last):
 ...
-plumbline.catalogue.UnknownSeriesError: unknown series 'NOPE': not in the plumbline catalogue
+foundation.catalogue.UnknownSeriesError: unknown series 'NOPE': not in the plumbline catalogue
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from collections.abc import Callable
 from typing import Literal
 
-from plumbline.calendar import NEW_YORK, is_business_day, next_business_day
+from foundation.calendar import NEW_YORK, is_business_day, next_business_day
 
 __all__ = [
+    "DERIVED_SIGNALS",
+    "INDEX_SIGNAL",
+    "IORB_START",
     "PARTITION_GROUPS",
+    "RESERVES_RATE",
     "SERIES",
     "SIGNALS",
+    "Input",
     "SeriesSpec",
     "SignalSpec",
+    "StressProfile",
     "UnknownSeriesError",
     "expected_observation_date",
     "get_series",
     "partition_for",
     "partition_group",
     "published_at",
+    "reserves_rate_in_force",
 ]
 
 Unit = Literal["percent", "usd", "jpy_per_usd", "bp", "ratio", "usd_bn", "index"]
+INDEX_SIGNAL = "funding_stress_index"
+#: IORB replaced IOER as the rate paid on reserves on this date.
+IORB_START = dt.date(2021, 7, 29)
 Release = Literal["next_business_day", "same_day", "in_force", "h41_thursday", "h8_friday"]
 
 
@@ -76,16 +87,6 @@ class SeriesSpec:
     def publication_lag(self) -> str:
         """Human-readable publication lag, for docs and `plumbline config`."""
         return f"{self.release.replace('_', ' ')} {self.release_time:%H:%M} ET"
-
-
-@dataclasses.dataclass(frozen=True)
-class SignalSpec:
-    """One derived signal: what it is built from and its unit."""
-
-    id: str
-    description: str
-    unit: Unit
-    inputs: tuple[str, ...]
 
 
 def _rate(series_id: str, description: str, source: str, release_hhmm: str = "08:00") -> SeriesSpec:
@@ -141,8 +142,8 @@ _ALL_SERIES = (
     _volume_bn("EFFRVOL", "EFFR underlying volume"),
     _rate("OBFR", "Overnight Bank Funding Rate", "nyfed", "09:00"),
     _volume_bn("OBFRVOL", "OBFR underlying volume"),
-    _policy("IORB", "Interest rate on reserve balances (from 2021-07-29)"),
-    _policy("IOER", "Interest rate on excess reserves (to 2021-07-28)"),
+    _policy("IORB", f"Interest rate on reserve balances (from {IORB_START})"),
+    _policy("IOER", f"Interest rate on excess reserves (before {IORB_START})"),
     _policy("DFEDTARL", "FOMC target range, lower limit"),
     _policy("DFEDTARU", "FOMC target range, upper limit"),
     SeriesSpec(
@@ -195,57 +196,181 @@ _ALL_SERIES = (
 SERIES: dict[str, SeriesSpec] = {spec.id: spec for spec in _ALL_SERIES}
 
 
-def _signal(signal_id: str, unit: Unit, inputs: str, description: str) -> SignalSpec:
-    return SignalSpec(signal_id, description, unit, tuple(inputs.split()))
+#: A virtual series: the rate paid on reserves in force, IOER before :data:`IORB_START`, IORB from it.
+RESERVES_RATE = "RESERVES_RATE"
+_BN = 1e9  # canonical USD to billions, the unit of every *_usd_bn signal
 
 
-#: Every derived signal (the formulas live in ``streams/signals.py``; docs/metrics.md lists them).
+def reserves_rate_in_force(series_id: str, observation_date: dt.date) -> bool:
+    """True when a print of ``series_id`` is the rate on reserves in force on its date.
+
+    >>> reserves_rate_in_force("IOER", dt.date(2021, 7, 28)), reserves_rate_in_force("IOER", IORB_START)
+    (True, False)
+    """
+    if series_id == "IORB":
+        return observation_date >= IORB_START
+    return series_id == "IOER" and observation_date < IORB_START
+
+
+@dataclasses.dataclass(frozen=True)
+class Input:
+    """One joined input: ``series`` as of ``date - lag_days``, at most ``max_age_days`` older."""
+
+    series: str
+    max_age_days: int = 0
+    lag_days: int = 0
+
+
+@dataclasses.dataclass(frozen=True)
+class StressProfile:
+    """What stress looks like on one signal, in its own units (detectors are set from it).
+
+    ``min_scale`` is the smallest meaningful move (1 bp ticks, $10bn, ...); ``persistence_levels``
+    the (enter, exit) levels a persistence detector is tried with, where a level means something.
+    """
+
+    side: Literal["up", "down"]
+    min_scale: float
+    persistence_levels: tuple[float, float] | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class SignalSpec:
+    """One signal: what it means, its unit, how it is built and what stress looks like on it.
+
+    A derived signal has one value per observation date of its ``driver`` series: each of ``joins``
+    is joined *as of* that date (the newest observation at or before ``date - lag_days`` and no older
+    than ``max_age_days`` beyond that, among the prints received so far, so in publication order only
+    what was published by then), and ``compute(driver_value, *joined_values)`` gives the value. The
+    composite index has no driver (``""``): it is computed from the other signals.
+    """
+
+    id: str
+    description: str
+    unit: Unit
+    driver: str = ""
+    joins: tuple[Input, ...] = ()
+    compute: Callable[..., float] | None = dataclasses.field(default=None, compare=False, repr=False)
+    stress: StressProfile | None = None
+
+    @property
+    def inputs(self) -> tuple[str, ...]:
+        """The catalogue series the signal is built from (the rate on reserves: IORB and IOER)."""
+        out: list[str] = []
+        for series_id in (self.driver, *(joined.series for joined in self.joins)):
+            if series_id == RESERVES_RATE:
+                out += ["IORB", "IOER"]
+            elif series_id and series_id not in out:
+                out.append(series_id)
+        return tuple(out)
+
+
+def _spread_bp(rate: float, reference: float) -> float:
+    return round((rate - reference) * 100.0, 6)
+
+
+def _reserves_spread(
+    signal_id: str, driver: str, description: str, stress: StressProfile | None = None
+) -> SignalSpec:
+    # The rate on reserves is a "daily, 7-day" step series: a week of look-back covers any gap.
+    joins = (Input(RESERVES_RATE, max_age_days=7),)
+    return SignalSpec(signal_id, description, "bp", driver, joins, _spread_bp, stress)
+
+
+def _billions(
+    signal_id: str, driver: str, description: str, stress: StressProfile | None = None
+) -> SignalSpec:
+    return SignalSpec(signal_id, description, "usd_bn", driver, (), lambda value: value / _BN, stress)
+
+
+def _change_bn(
+    signal_id: str, driver: str, lag_days: int, description: str, stress: StressProfile | None = None
+) -> SignalSpec:
+    return SignalSpec(
+        signal_id,
+        description,
+        "usd_bn",
+        driver,
+        (Input(driver, max_age_days=3, lag_days=lag_days),),
+        lambda value, earlier: (value - earlier) / _BN,
+        stress,
+    )
+
+
+_UP_BP = StressProfile("up", 2.0)
+
+#: Every signal, derived or composite. Adding a signal means adding it here (docs/metrics.md lists
+#: them; a default detector for it goes in ``streams/config.py``).
 SIGNALS: dict[str, SignalSpec] = {
     spec.id: spec
     for spec in (
-        _signal("sofr_iorb_spread_bp", "bp", "SOFR IORB IOER",
-                "SOFR minus the rate paid on reserves (IORB; IOER before 2021-07-29), basis points"),
-        _signal("sofr1_iorb_spread_bp", "bp", "SOFR1 IORB IOER", "SOFR 1st percentile minus IORB, bp"),
-        _signal("sofr25_iorb_spread_bp", "bp", "SOFR25 IORB IOER", "SOFR 25th percentile minus IORB, bp"),
-        _signal("sofr75_iorb_spread_bp", "bp", "SOFR75 IORB IOER", "SOFR 75th percentile minus IORB, bp"),
-        _signal("sofr99_iorb_spread_bp", "bp", "SOFR99 IORB IOER", "SOFR 99th percentile minus IORB, bp"),
-        _signal("effr_iorb_spread_bp", "bp", "EFFR IORB IOER", "EFFR minus IORB, bp"),
-        _signal("tgcr_iorb_spread_bp", "bp", "TGCR IORB IOER", "TGCR minus IORB, bp"),
-        _signal("bgcr_iorb_spread_bp", "bp", "BGCR IORB IOER", "BGCR minus IORB, bp"),
-        _signal("tgcr_onrrp_spread_bp", "bp", "TGCR RRPONTSYAWARD", "TGCR minus the ON RRP award rate, bp"),
-        _signal("sofr_range_position_ratio", "ratio", "SOFR DFEDTARL DFEDTARU",
-                "SOFR position in the target range: 0 at the floor, 1 at the ceiling"),
-        _signal("sofr_volume_usd_bn", "usd_bn", "SOFRVOL", "SOFR underlying volume, billions of USD"),
-        _signal("onrrp_usd_bn", "usd_bn", "RRPONTSYD", "ON RRP take-up, billions of USD"),
-        _signal("srf_usage_usd_bn", "usd_bn", "RPONTTLD",
-                "Repo operations accepted (standing repo facility since 2021), billions of USD"),
-        _signal("reserves_usd_bn", "usd_bn", "WRESBAL", "Reserve balances, billions of USD"),
-        _signal("reserves_weekly_change_usd_bn", "usd_bn", "WRESBAL", "Week-on-week change of reserves"),
-        _signal("reserves_change_28d_usd_bn", "usd_bn", "WRESBAL", "Four-week change of reserves"),
-        _signal("tga_usd_bn", "usd_bn", "WDTGAL", "Treasury General Account, Wednesday level, billions"),
-        _signal("tga_daily_usd_bn", "usd_bn", "TGA_DTS_CLOSE", "TGA closing balance (DTS), billions"),
-        _signal("tga_change_28d_usd_bn", "usd_bn", "WDTGAL", "Four-week change of the TGA"),
-        _signal("fed_treasuries_usd_bn", "usd_bn", "TREAST", "Treasuries held outright by the Fed, billions"),
-        _signal("fed_total_assets_usd_bn", "usd_bn", "WALCL", "Federal Reserve total assets, billions"),
-        _signal("bank_treasuries_usd_bn", "usd_bn", "USGSEC", "Bank Treasury and agency holdings, billions"),
-        _signal("reserves_to_bank_assets_ratio", "ratio", "TLAACBW027SBOG WRESBAL",
-                "Reserve balances over total assets of commercial banks (satiation ~12-13%)"),
-        _signal("bank_treasuries_to_reserves_ratio", "ratio", "USGSEC WRESBAL",
-                "Bank Treasury and agency holdings over reserve balances"),
-        _signal("dgs10_target_top_spread_bp", "bp", "DGS10 DFEDTARU",
-                "10-year yield minus the top of the target range, bp"),
-        _signal("dgs10_change_20d_bp", "bp", "DGS10", "10-year yield change over 28 calendar days, bp"),
-        _signal("policy_change_90d_bp", "bp", "DFEDTARU",
-                "Change of the top of the target range over 90 days, bp (negative: easing)"),
-        _signal("usdjpy_jpy_per_usd", "jpy_per_usd", "DEXJPUS", "Yen per dollar"),
-        _signal("usdjpy_change_20d_pct", "percent", "DEXJPUS",
-                "USD/JPY change over 28 calendar days, percent (negative: yen strengthening)"),
-        _signal("us_jp_policy_spread_bp", "bp", "DFEDTARU JP_POLICY",
-                "Top of the FOMC range minus the Bank of Japan policy rate, bp"),
-        _signal("funding_stress_index", "index", "",
-                "Composite of calibrated per-signal scores; the alert shows each signal's contribution"),
+        _reserves_spread("sofr_iorb_spread_bp", "SOFR",
+                         f"SOFR minus the rate paid on reserves (IORB; IOER before {IORB_START}), bp",
+                         StressProfile("up", 2.0, (5.0, 2.0))),
+        _reserves_spread("sofr1_iorb_spread_bp", "SOFR1", "SOFR 1st percentile minus IORB, bp"),
+        _reserves_spread("sofr25_iorb_spread_bp", "SOFR25", "SOFR 25th percentile minus IORB, bp"),
+        _reserves_spread("sofr75_iorb_spread_bp", "SOFR75", "SOFR 75th percentile minus IORB, bp"),
+        _reserves_spread("sofr99_iorb_spread_bp", "SOFR99", "SOFR 99th percentile minus IORB, bp",
+                         StressProfile("up", 2.0, (25.0, 15.0))),
+        _reserves_spread("effr_iorb_spread_bp", "EFFR", "EFFR minus IORB, bp",
+                         StressProfile("up", 1.0, (0.0, -2.0))),
+        _reserves_spread("tgcr_iorb_spread_bp", "TGCR", "TGCR minus IORB, bp",
+                         StressProfile("up", 2.0, (5.0, 2.0))),
+        _reserves_spread("bgcr_iorb_spread_bp", "BGCR", "BGCR minus IORB, bp"),
+        SignalSpec("tgcr_onrrp_spread_bp", "TGCR minus the ON RRP award rate, bp", "bp",
+                   "TGCR", (Input("RRPONTSYAWARD", max_age_days=3),), _spread_bp),
+        SignalSpec("sofr_range_position_ratio",
+                   "SOFR position in the target range: 0 at the floor, 1 at the ceiling", "ratio",
+                   "SOFR", (Input("DFEDTARL", max_age_days=7), Input("DFEDTARU", max_age_days=7)),
+                   lambda sofr, low, high: round((sofr - low) / (high - low), 9),
+                   StressProfile("up", 0.04, (0.8, 0.7))),
+        _billions("sofr_volume_usd_bn", "SOFRVOL", "SOFR underlying volume, billions of USD"),
+        _billions("onrrp_usd_bn", "RRPONTSYD", "ON RRP take-up, billions of USD", StressProfile("down", 5.0)),
+        _billions("srf_usage_usd_bn", "RPONTTLD",
+                  "Repo operations accepted (standing repo facility since 2021), billions of USD"),
+        _billions("reserves_usd_bn", "WRESBAL", "Reserve balances, billions of USD",
+                  StressProfile("down", 10.0)),
+        _change_bn("reserves_weekly_change_usd_bn", "WRESBAL", 7, "Week-on-week change of reserves",
+                   StressProfile("down", 10.0)),
+        _change_bn("reserves_change_28d_usd_bn", "WRESBAL", 28, "Four-week change of reserves"),
+        _billions("tga_usd_bn", "WDTGAL", "Treasury General Account, Wednesday level, billions",
+                  StressProfile("up", 10.0)),
+        _billions("tga_daily_usd_bn", "TGA_DTS_CLOSE", "TGA closing balance (DTS), billions"),
+        _change_bn("tga_change_28d_usd_bn", "WDTGAL", 28, "Four-week change of the TGA"),
+        _billions("fed_treasuries_usd_bn", "TREAST", "Treasuries held outright by the Fed, billions"),
+        _billions("fed_total_assets_usd_bn", "WALCL", "Federal Reserve total assets, billions"),
+        _billions("bank_treasuries_usd_bn", "USGSEC", "Bank Treasury and agency holdings, billions"),
+        SignalSpec("reserves_to_bank_assets_ratio",
+                   "Reserve balances over total assets of commercial banks (satiation ~12-13%)", "ratio",
+                   "TLAACBW027SBOG", (Input("WRESBAL", max_age_days=7),),
+                   lambda assets, reserves: round(reserves / assets, 9)),
+        SignalSpec("bank_treasuries_to_reserves_ratio",
+                   "Bank Treasury and agency holdings over reserve balances", "ratio",
+                   "USGSEC", (Input("WRESBAL", max_age_days=7),),
+                   lambda holdings, reserves: round(holdings / reserves, 9)),
+        SignalSpec("dgs10_target_top_spread_bp", "10-year yield minus the top of the target range, bp", "bp",
+                   "DGS10", (Input("DFEDTARU", max_age_days=7),), _spread_bp, _UP_BP),
+        SignalSpec("dgs10_change_20d_bp", "10-year yield change over 28 calendar days, bp", "bp",
+                   "DGS10", (Input("DGS10", max_age_days=5, lag_days=28),), _spread_bp),
+        SignalSpec("policy_change_90d_bp",
+                   "Change of the top of the target range over 90 days, bp (negative: easing)", "bp",
+                   "DFEDTARU", (Input("DFEDTARU", max_age_days=7, lag_days=90),), _spread_bp),
+        SignalSpec("usdjpy_jpy_per_usd", "Yen per dollar", "jpy_per_usd", "DEXJPUS", (), lambda value: value),
+        SignalSpec("usdjpy_change_20d_pct",
+                   "USD/JPY change over 28 calendar days, percent (negative: yen strengthening)", "percent",
+                   "DEXJPUS", (Input("DEXJPUS", max_age_days=5, lag_days=28),),
+                   lambda value, earlier: round((value / earlier - 1.0) * 100.0, 9)),
+        SignalSpec("us_jp_policy_spread_bp", "Top of the FOMC range minus the Bank of Japan policy rate, bp",
+                   "bp", "JP_POLICY", (Input("DFEDTARU", max_age_days=7),),
+                   lambda boj, fed_top: _spread_bp(fed_top, boj)),
+        SignalSpec(INDEX_SIGNAL,
+                   "Composite of calibrated per-signal scores; the alert shows each signal's contribution",
+                   "index"),
     )
 }  # fmt: skip
+
+#: The signals computed from prints (all but the composite index), in catalogue order.
+DERIVED_SIGNALS: tuple[SignalSpec, ...] = tuple(spec for spec in SIGNALS.values() if spec.driver)
 
 #: Series that feed the same signals share a partition group, so one worker sees all of them.
 PARTITION_GROUPS: tuple[str, ...] = ("rates", "balance_sheet", "operations", "fx")

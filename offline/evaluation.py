@@ -4,10 +4,11 @@
 from the data directory, in date order. The signals come from the one in-process engine
 (``streams/inprocess.py``: the very objects the worker runs, fed in publication order, so no
 look-ahead); the default detectors' alarms are the ones that engine raised, the composite index
-included; every other candidate is run over the same signal series, each observation scored before
-it is learned. For each run it reports, per episode of ``../shared/DOMAIN.md``, whether an alarm was
-on in the detection window and its lead (negative) or lag in business days from the episode start,
-and the number of alarm onsets per year in the calm stretch. ``plumbline backtest`` scores its
+included; every other candidate learns the same signal series in date order, and its alarm state
+after each observation is what counts (the same decision the worker exports). For each run it
+reports, per episode (``foundation/episodes.py``), whether an alarm was on in the detection window
+and its lead (negative) or lag in business days from the episode start, and the number of alarm
+onsets per year in the calm stretch. ``plumbline backtest`` scores its
 alarms with the same functions.
 
 The result is a markdown table, written between markers into ``docs/detectors.md``.
@@ -28,19 +29,22 @@ import pandas as pd
 
 from connectors.replay import plan_replay
 from detectors import Detector
-from detectors._calendar import business_days_between, is_business_day, previous_business_day
-from detectors.defaults import DEFAULTS, MULTIVARIATE_DEFAULTS, SIGNAL_PROFILES, DetectorChoice
-from plumbline.catalogue import SIGNALS, get_series
-from plumbline.records import Print, Signal
-from streams.config import INDEX_SIGNAL, DetectorSpec
+from foundation.calendar import (
+    business_days_between,
+    calendar_features,
+    is_business_day,
+    next_business_day,
+    previous_business_day,
+    timestamp_of_date,
+)
+from foundation.catalogue import DERIVED_SIGNALS, INDEX_SIGNAL, SIGNALS, get_series
+from foundation.episodes import CALM_STRETCH, EPISODES
+from foundation.records import Print, Signal
+from streams.config import DEFAULTS, DetectorSpec
 from streams.inprocess import InProcessRun, run_in_process
-from streams.signals import RESERVES_RATE, SIGNAL_DEFS
 
 __all__ = [
-    "CALM_STRETCH",
-    "EPISODES",
     "SIGNAL_SERIES",
-    "Episode",
     "EvaluationResult",
     "Row",
     "SignalSeries",
@@ -57,32 +61,9 @@ __all__ = [
 ]
 
 START = dt.date(2018, 1, 1)
-IORB_START = dt.date(2021, 7, 29)
 DETECTION_LEAD_BUSINESS_DAYS = 10
 GENERATED_BEGIN = "<!-- BEGIN GENERATED: plumbline evaluate -->"
 GENERATED_END = "<!-- END GENERATED: plumbline evaluate -->"
-_EPOCH = dt.date(1970, 1, 1)
-
-
-@dataclasses.dataclass(frozen=True)
-class Episode:
-    """A stretch of funding stress a good detector must see."""
-
-    id: str
-    start: dt.date
-    end: dt.date
-    description: str
-
-
-EPISODES = (
-    Episode("repo_spike_2019", dt.date(2019, 9, 16), dt.date(2019, 9, 18), "repo spike, Fed repo restarts"),
-    Episode("dash_for_cash_2020", dt.date(2020, 3, 2), dt.date(2020, 3, 31), "dash for cash, QE restarts"),
-    Episode("tga_rebuild_2023", dt.date(2023, 6, 1), dt.date(2023, 9, 29), "TGA rebuild, debt ceiling"),
-    Episode("q4_2025", dt.date(2025, 9, 2), dt.date(2025, 12, 31), "SOFR above IORB, record SRF use"),
-)  # fmt: skip
-
-#: The reserve glut: ON RRP above $2tn, SOFR below IORB; every alarm here is a false alarm.
-CALM_STRETCH = (dt.date(2021, 1, 4), dt.date(2023, 5, 31))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -97,12 +78,9 @@ class SignalSeries:
 
 
 #: Every catalogue series some signal is built from (the rate on reserves: IORB and IOER).
-SIGNAL_SERIES: tuple[str, ...] = tuple(
-    sorted(
-        {s for d in SIGNAL_DEFS for s in (d.driver, *(i.series for i in d.inputs))} - {RESERVES_RATE}
-        | {"IORB", "IOER"}
-    )
-)
+SIGNAL_SERIES: tuple[str, ...] = tuple(sorted({s for spec in DERIVED_SIGNALS for s in spec.inputs}))
+#: The signals detectors are evaluated on: those with a stress profile in the catalogue.
+EVALUATED_SIGNALS: tuple[str, ...] = tuple(spec.id for spec in DERIVED_SIGNALS if spec.stress is not None)
 _END_OF_TIME = dt.date(9999, 12, 31)
 
 
@@ -116,8 +94,8 @@ def _holes(values: pd.Series, max_business_days: int = 10) -> tuple[tuple[dt.dat
 
 
 def _frequency(signal_id: str) -> str:
-    driver = next(d.driver for d in SIGNAL_DEFS if d.id == signal_id)
-    return "weekly" if get_series(driver).frequency == "weekly" else "daily"
+    driver = SIGNALS[signal_id].driver
+    return "weekly" if driver and get_series(driver).frequency == "weekly" else "daily"
 
 
 def signal_series(
@@ -162,16 +140,13 @@ def engine_signals(data_dir: Path) -> tuple[dict[str, SignalSeries], list[str]]:
     """
     notes: list[str] = []
     run = run_in_process(history_prints(data_dir, notes), {})
-    signals, hole_notes = signal_series(run.signals, SIGNAL_PROFILES, START)
+    signals, hole_notes = signal_series(run.signals, EVALUATED_SIGNALS, START)
     return signals, notes + hole_notes
 
 
 def default_plan() -> dict[str, list[DetectorSpec]]:
-    """The default detectors of ``detectors/defaults.py`` as an engine plan (severities irrelevant)."""
-    return {
-        signal: [DetectorSpec(signal, choice.detector, dict(choice.params), "warning")]
-        for signal, choice in {**DEFAULTS, **MULTIVARIATE_DEFAULTS}.items()
-    }
+    """The default detectors (:data:`streams.config.DEFAULTS`) as an engine plan."""
+    return {spec.signal: [spec] for spec in DEFAULTS}
 
 
 def alarms_by_detector(run: InProcessRun) -> dict[tuple[str, str], dict[dt.date, bool]]:
@@ -180,10 +155,6 @@ def alarms_by_detector(run: InProcessRun) -> dict[tuple[str, str], dict[dt.date,
     for point in run.points:
         out.setdefault((point.signal, point.detector), {})[point.observation_date] = point.alarm
     return out
-
-
-def _timestamp(day: dt.date) -> float:
-    return float((day - _EPOCH).days * 86400)
 
 
 def _run(detector: Detector, observations: Iterable[tuple[dt.date, dict[str, float]]]) -> dict[dt.date, bool]:
@@ -196,7 +167,14 @@ def _run(detector: Detector, observations: Iterable[tuple[dt.date, dict[str, flo
 
 def _univariate(series: SignalSeries) -> list[tuple[dt.date, dict[str, float]]]:
     return [
-        (stamp.date(), {"value": float(value), "timestamp": _timestamp(stamp.date())})
+        (
+            stamp.date(),
+            {
+                "value": float(value),
+                "timestamp": timestamp_of_date(stamp.date()),
+                **calendar_features(stamp.date()),
+            },
+        )
         for stamp, value in series.values.items()
     ]
 
@@ -207,7 +185,7 @@ def multivariate_observations(signals: dict[str, SignalSeries]) -> list[tuple[dt
     for signal in signals.values():
         values = signal.values
         if signal.frequency == "weekly":
-            shifted = [pd.Timestamp(_next_business_day(d.date())) for d in values.index]
+            shifted = [pd.Timestamp(next_business_day(d.date())) for d in values.index]
             values = pd.Series(values.to_numpy(), index=pd.DatetimeIndex(shifted))
         columns[signal.id] = values
     frame = pd.DataFrame(columns).sort_index()
@@ -217,16 +195,9 @@ def multivariate_observations(signals: dict[str, SignalSeries]) -> list[tuple[dt
     for stamp, row in frame.iterrows():
         day = pd.Timestamp(stamp).date()
         x = {name: float(v) for name, v in row.items() if not math.isnan(v)}
-        x["timestamp"] = _timestamp(day)
+        x["timestamp"] = timestamp_of_date(day)
         out.append((day, x))
     return out
-
-
-def _next_business_day(day: dt.date) -> dt.date:
-    day += dt.timedelta(days=1)
-    while not is_business_day(day):
-        day += dt.timedelta(days=1)
-    return day
 
 
 @dataclasses.dataclass(frozen=True)
@@ -298,32 +269,34 @@ def score_alarms(
     return Row(signal, detector, params, episodes, onsets / years, share, default)
 
 
-def candidates(signal_id: str) -> list[DetectorChoice]:
+def candidates(signal_id: str) -> list[DetectorSpec]:
     """Detector configurations tried on one signal: every univariate detector, set for the signal."""
-    from detectors.defaults import SIGNAL_PROFILES
+    profile = SIGNALS[signal_id].stress
+    if profile is None:
+        raise ValueError(f"{signal_id} has no stress profile in the catalogue: nothing to evaluate")
+    side, min_scale = profile.side, profile.min_scale
 
-    profile = SIGNAL_PROFILES[signal_id]
-    side, min_scale = profile.stress_side, profile.min_scale
+    def spec(name: str, params: dict[str, Any]) -> DetectorSpec:
+        return DetectorSpec(signal_id, name, params)
+
     choices = [
-        DetectorChoice("robust_zscore", {"side": side, "min_scale": min_scale, "threshold": 5.0}),
-        DetectorChoice("robust_zscore", {"side": side, "min_scale": min_scale, "threshold": 8.0,
+        spec("robust_zscore", {"side": side, "min_scale": min_scale, "threshold": 5.0}),
+        spec("robust_zscore", {"side": side, "min_scale": min_scale, "threshold": 8.0,
                                          "k": 2, "n": 3}),
-        DetectorChoice("quantile_exceedance", {"side": side, "q": 0.99, "window": 250}),
-        DetectorChoice("quantile_exceedance", {"side": side, "q": 0.99, "window": 250, "k": 3, "n": 5}),
-        DetectorChoice("cusum", {"side": side, "min_scale": min_scale}),
-        DetectorChoice("bocpd", {"min_scale": min_scale}),
-        DetectorChoice("adwin", {}),
-        DetectorChoice("page_hinkley", {"mode": side, "min_scale": min_scale}),
-        DetectorChoice("kswin", {}),
-        DetectorChoice("calibrated", {"detector": "robust_zscore",
+        spec("quantile_exceedance", {"side": side, "q": 0.99, "window": 250}),
+        spec("quantile_exceedance", {"side": side, "q": 0.99, "window": 250, "k": 3, "n": 5}),
+        spec("cusum", {"side": side, "min_scale": min_scale}),
+        spec("bocpd", {"min_scale": min_scale}),
+        spec("adwin", {}),
+        spec("page_hinkley", {"mode": side, "min_scale": min_scale}),
+        spec("kswin", {}),
+        spec("calibrated", {"detector": "robust_zscore",
                                       "detector_params": {"side": side, "min_scale": min_scale},
                                       "alarm_probability": 0.005, "k": 2, "n": 3}),
     ]  # fmt: skip
     if profile.persistence_levels is not None:
         enter, exit_ = profile.persistence_levels
-        choices.insert(
-            0, DetectorChoice("persistence_threshold", {"enter_level": enter, "exit_level": exit_})
-        )
+        choices.insert(0, spec("persistence_threshold", {"enter_level": enter, "exit_level": exit_}))
     return choices
 
 
@@ -351,30 +324,31 @@ def evaluate(
     started = time.perf_counter()
     run = run_in_process(prints, default_plan(), trace=True)
     default_seconds = time.perf_counter() - started
-    signals, hole_notes = signal_series(run.signals, SIGNAL_PROFILES, START)
+    signals, hole_notes = signal_series(run.signals, EVALUATED_SIGNALS, START)
     notes += hole_notes
     engine_alarms = alarms_by_detector(run)
+    defaults = {spec.signal: spec for spec in DEFAULTS}
     rows: list[Row] = []
     for signal_id, series in signals.items():
         observations_of_signal = _univariate(series)
-        default = DEFAULTS.get(signal_id)
+        default = defaults.get(signal_id)
         configs = [default] if defaults_only and default else ([] if defaults_only else candidates(signal_id))
         if default and default not in configs:
             configs.append(default)
         for choice in configs:
             if choice == default:
-                alarms = engine_alarms.get((signal_id, choice.detector), {})
+                alarms = engine_alarms.get((signal_id, choice.name), {})
             else:
                 alarms = _run(choice.build(), observations_of_signal)
-            rows.append(score_alarms(signal_id, choice.detector, choice.params, alarms, choice == default))
+            rows.append(score_alarms(signal_id, choice.name, choice.params, alarms, choice == default))
         if progress:
             progress(signal_id)
-    for name, choice in MULTIVARIATE_DEFAULTS.items():
-        alarms = engine_alarms.get((name, choice.detector), {})
-        rows.append(score_alarms("all signals", choice.detector, choice.params, alarms, True))
+    index = defaults[INDEX_SIGNAL]
+    alarms = engine_alarms.get((INDEX_SIGNAL, index.name), {})
+    rows.append(score_alarms("all signals", index.name, index.params, alarms, True))
     if not defaults_only:
         vectors = multivariate_observations(signals)
-        alarms = _run(DetectorChoice("half_space_trees", {}).build(), vectors)
+        alarms = _run(DetectorSpec("all signals", "half_space_trees").build(), vectors)
         rows.append(score_alarms("all signals", "half_space_trees", {}, alarms, False))
     spread = signals.get("sofr_iorb_spread_bp")
     if spread is not None:

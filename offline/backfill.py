@@ -1,6 +1,6 @@
 """Backfill Prometheus with history: the worker's metrics over past dates, as TSDB blocks.
 
-The window is run through the in-process engine (:mod:`plumbline.backtest`); the funding-state
+The window is run through the in-process engine (:mod:`offline.backtest`); the funding-state
 metrics a worker exports (docs/metrics.md: ``plumbline_series_value``, ``plumbline_signal_value``,
 ``plumbline_detector_score`` / ``_alarm`` / ...) are written as OpenMetrics text, one sample per
 series per ``step`` (default a day, at 00:00 UTC), each holding the newest observation dated on or
@@ -26,10 +26,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TextIO
 
-from plumbline.backtest import BacktestResult
-from plumbline.catalogue import SERIES, SIGNALS
-from streams.engine import date_timestamp_seconds
-from streams.signals import RESERVES_RATE
+from foundation.calendar import timestamp_of_date
+from foundation.catalogue import RESERVES_RATE, SERIES, SIGNALS
+from offline.backtest import BacktestResult
 
 __all__ = ["BackfillError", "BackfillSummary", "create_blocks", "write_openmetrics"]
 
@@ -60,15 +59,15 @@ def _labels(labels: dict[str, str]) -> str:
 
 
 def _grid(start: dt.date, end: dt.date, step_seconds: int) -> list[float]:
-    first = date_timestamp_seconds(start)
-    last = date_timestamp_seconds(end) + 86400 - 1
+    first = timestamp_of_date(start)
+    last = timestamp_of_date(end) + 86400 - 1
     return [first + i * step_seconds for i in range(int((last - first) // step_seconds) + 1)]
 
 
 def _held(points: dict[dt.date, float], grid: list[float]) -> Iterator[tuple[float, float]]:
     """(time, value) on the grid: the newest point dated at or before each time (none before the first)."""
     days = sorted(points)
-    stamps = [date_timestamp_seconds(d) for d in days]
+    stamps = [timestamp_of_date(d) for d in days]
     for moment in grid:
         index = bisect.bisect_right(stamps, moment) - 1
         if index >= 0 and math.isfinite(points[days[index]]):
@@ -113,7 +112,7 @@ def write_openmetrics(result: BacktestResult, path: Path, step_seconds: int = 86
             )
         out.family("plumbline_series_observation_timestamp_seconds", "Observation date of the newest print")
         for series_id, points in sorted(by_series.items()):
-            stamps = {d: date_timestamp_seconds(d) for d in points}
+            stamps = {d: timestamp_of_date(d) for d in points}
             out.series("plumbline_series_observation_timestamp_seconds", {"series": series_id}, stamps)
         signals = {
             signal_id: {stamp.date(): float(v) for stamp, v in series.values.items()}
@@ -134,7 +133,7 @@ def write_openmetrics(result: BacktestResult, path: Path, step_seconds: int = 86
             "plumbline_signal_observation_timestamp_seconds", "Observation date of the newest signal value"
         )
         for signal_id, points in sorted(signals.items()):
-            stamps = {d: date_timestamp_seconds(d) for d in points}
+            stamps = {d: timestamp_of_date(d) for d in points}
             out.series("plumbline_signal_observation_timestamp_seconds", {"signal": signal_id}, stamps)
         keys = sorted(result.scores)
         families = (
@@ -162,14 +161,14 @@ def _detector_points(result: BacktestResult, key: tuple[str, str], metric: str) 
     if metric == "plumbline_detector_alarm":
         return {d: 1.0 if alarms.get(d) else 0.0 for d in scores}
     if metric == "plumbline_detector_observation_timestamp_seconds":
-        return {d: date_timestamp_seconds(d) for d in scores}
+        return {d: timestamp_of_date(d) for d in scores}
     # Alarm start: held while on; NaN (no sample) while off, as the live gauge is absent then.
     out: dict[dt.date, float] = {}
     started: dt.date | None = None
     for day in sorted(alarms):
         started = (started or day) if alarms[day] else None
         if day in scores:
-            out[day] = date_timestamp_seconds(started) if started else math.nan
+            out[day] = timestamp_of_date(started) if started else math.nan
     return out
 
 

@@ -20,8 +20,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 from matplotlib.axes import Axes
 
-from plumbline.backtest import BacktestResult, write_alerts
-from plumbline.evaluation import CALM_STRETCH, DETECTION_LEAD_BUSINESS_DAYS, EPISODES, Row
+from foundation.episodes import CALM_STRETCH, EPISODES
+from offline.backtest import BacktestResult, write_alerts
+from offline.evaluation import DETECTION_LEAD_BUSINESS_DAYS, Row
 
 __all__ = ["episode_table_markdown", "write_report"]
 
