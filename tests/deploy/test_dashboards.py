@@ -8,8 +8,11 @@ Prometheus, with Grafana's variables substituted, and requires data back.
 
 from __future__ import annotations
 
+import ast
 import datetime as dt
 import json
+import subprocess
+import sys
 import time
 import urllib.parse
 import urllib.request
@@ -27,6 +30,8 @@ from plumbline.webhook import iter_alerts
 from tests.conftest import REPO_ROOT
 
 generator = load_generator()
+DASHBOARDS = generator.dashboards()
+GRAFANA = REPO_ROOT / "deploy" / "grafana"
 
 EXPECTED_UIDS = {
     "plumbline-funding-overview",
@@ -59,13 +64,43 @@ def test_generated_dashboards_are_up_to_date_with_the_code(tmp_path: Path) -> No
     assert committed == sorted(p.name for p in written), "run `plumbline dashboards`"
     for path in written:
         assert (DEFAULT_OUT / path.name).read_text() == path.read_text(), (
-            f"{path.name} differs from deploy/grafana/dashboards.py: run `plumbline dashboards`"
+            f"{path.name} differs from deploy/grafana/boards/: run `plumbline dashboards`"
         )
 
 
 def test_generation_is_deterministic() -> None:
-    for dashboard in generator.DASHBOARDS:
+    for dashboard in DASHBOARDS:
         assert generator.render(dashboard) == generator.render(dashboard)
+
+
+def test_the_generator_runs_on_the_standard_library_alone(tmp_path: Path) -> None:
+    # No site-packages (-S), no project on the path (-I): what deploy/ promises.
+    code = (
+        "import importlib, importlib.machinery, importlib.util, pathlib, sys\n"
+        "spec = importlib.machinery.ModuleSpec('grafana', None, is_package=True)\n"
+        f"spec.submodule_search_locations = [{str(GRAFANA)!r}]\n"
+        "sys.modules['grafana'] = importlib.util.module_from_spec(spec)\n"
+        f"importlib.import_module('grafana.dashboards').write_all(pathlib.Path({str(tmp_path)!r}))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", code], capture_output=True, text=True, timeout=60, cwd="/"
+    )
+    assert result.returncode == 0, result.stderr
+    written = sorted(tmp_path.glob("*.json"))
+    assert [p.name for p in written] == sorted(p.name for p in DEFAULT_OUT.glob("*.json"))
+    assert all(p.read_text() == (DEFAULT_OUT / p.name).read_text() for p in written)
+
+
+def test_board_files_hold_only_data() -> None:
+    # A docstring, imports of the building blocks, and assignments: no logic in a board file.
+    boards = sorted((GRAFANA / "boards").glob("[!_]*.py"))
+    assert [p.stem.replace("_", "-") + ".json" for p in boards] == sorted(d.filename for d in DASHBOARDS)
+    for path in boards:
+        for node in ast.parse(path.read_text()).body:
+            if isinstance(node, ast.ImportFrom):
+                assert node.module in {"__future__", "dashboards"}, (path.name, node.module)
+            else:
+                assert isinstance(node, ast.Assign | ast.Expr), (path.name, node.lineno)
 
 
 def test_uids_are_stable_and_unique() -> None:
@@ -97,11 +132,11 @@ def test_every_panel_uses_the_provisioned_datasource() -> None:
 
 
 def test_the_required_dashboards_and_panels_exist() -> None:
-    funding = {d.uid: d for d in generator.DASHBOARDS}["plumbline-funding-overview"]
+    funding = {d.uid: d for d in DASHBOARDS}["plumbline-funding-overview"]
     exprs = " ".join(q.expr for _, q in funding.queries())
     for needle in ('series="SOFR"', "IORB|IOER", "DFEDTARL", "DFEDTARU", "SOFR99", "sofr_iorb_spread_bp"):
         assert needle in exprs
-    detectors = {d.uid: d for d in generator.DASHBOARDS}["plumbline-detectors"]
+    detectors = {d.uid: d for d in DASHBOARDS}["plumbline-detectors"]
     assert detectors.annotations, "alarms must show as annotations"
 
 
@@ -142,7 +177,7 @@ def test_every_panel_query_returns_data_after_a_replay_of_history(local_stack: S
     )
     time.sleep(3)  # a few more scrapes and rule evaluations of the final state
     missing, skipped = [], []
-    for dashboard in generator.DASHBOARDS:
+    for dashboard in DASHBOARDS:
         for title, query in dashboard.queries():
             if query.no_data_reason:
                 skipped.append(f"{dashboard.uid} / {title}: {query.no_data_reason}")
