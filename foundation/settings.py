@@ -70,12 +70,7 @@ class Settings:
 
     # Directories. state_dir holds pid files, logs, Prometheus TSDB and received alerts.
     state_dir: Path = dataclasses.field(default_factory=_default_state_dir)
-    cache_dir: Path | None = None
     data_dir: Path | None = None
-
-    # Prometheus / Alertmanager timing for the local stack (fast, so replays show alerts in seconds).
-    scrape_interval_seconds: float = 1.0
-    evaluation_interval_seconds: float = 1.0
 
     # The first detector: SOFR - policy rate spread persistence with hysteresis.
     spread_enter_level_bp: float = 5.0
@@ -122,7 +117,7 @@ class Settings:
             if not host or not port.isdigit():
                 raise SettingsError(f"{_env_name('bootstrap_servers')}: {address!r} is not host:port")
         # Child processes run with other working directories: every path is made absolute once.
-        for name in ("state_dir", "cache_dir", "data_dir", "detectors_file", "checkpoint_dir"):
+        for name in ("state_dir", "data_dir", "detectors_file", "checkpoint_dir"):
             value = getattr(self, name)
             if value is not None:
                 object.__setattr__(self, name, Path(value).expanduser().resolve())

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
+from foundation.calendar import calendar_features, date_of_timestamp
 from foundation.settings import Settings
 
 __all__ = ["ScoreInputError", "parse_params", "register", "run", "score_rows"]
@@ -101,9 +102,12 @@ def score_rows(
         if len(row) != 2:
             raise ScoreInputError(f"{name} line {line}: expected 2 fields, got {len(row)}; nothing written")
         try:
-            x = {"timestamp": _timestamp(row[0]), "value": _value(row[1])}
+            timestamp = _timestamp(row[0])
+            x = {"timestamp": timestamp, "value": _value(row[1])}
         except ValueError as exc:
             raise ScoreInputError(f"{name} line {line}: {exc}; nothing written") from None
+        # Calendar effects reach detectors as features (foundation/calendar.py), as in the worker.
+        x |= calendar_features(date_of_timestamp(timestamp))
         score = detector.score_one(x)
         detector.learn_one(x)
         out.append((row[0], score, int(detector.alarm)))

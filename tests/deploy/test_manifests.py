@@ -9,9 +9,11 @@ workload a selector that matches its pod template.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -150,3 +152,11 @@ def test_k8s_alertmanager_config_is_valid(tmp_path: Path) -> None:
     config = tmp_path / "alertmanager.yml"
     config.write_text(maps["alertmanager-config"]["alertmanager.yml"])
     assert "SUCCESS" in run_tool("amtool", "check-config", str(config))
+
+
+def test_the_image_copies_every_installed_package() -> None:
+    project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())
+    packages = {p.rstrip("*") for p in project["tool"]["setuptools"]["packages"]["find"]["include"]}
+    dockerfile = (REPO_ROOT / "deploy" / "compose" / "Dockerfile").read_text()
+    copied = set(re.findall(r"^COPY (\w+) \./\1$", dockerfile, re.MULTILINE))
+    assert packages <= copied, f"deploy/compose/Dockerfile does not copy {sorted(packages - copied)}"
