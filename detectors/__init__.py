@@ -1,11 +1,13 @@
 """Pure online detectors on the River API: no Kafka, Faust or Prometheus imports.
 
-Importing the package registers every detector in :data:`detectors.REGISTRY`; the defaults chosen
-from the backtest (docs/detectors.md) are in :mod:`detectors.defaults`.
+:data:`detectors.REGISTRY` (built explicitly in :mod:`detectors.registry`) names every detector;
+the defaults chosen from the backtest (docs/detectors.md) are in :mod:`streams.defaults`.
+Calendar effects arrive as ``calendar_<effect>`` features of each observation
+(:data:`CALENDAR_FEATURE_PREFIX`); detectors never compute a calendar themselves.
 """
 
 from detectors.adwin import Adwin
-from detectors.base import REGISTRY, Detector, register, value_of
+from detectors.base import CALENDAR_FEATURE_PREFIX, Detector, calendar_effects_of, value_of
 from detectors.bocpd import Bocpd
 from detectors.calibrated import Calibrated
 from detectors.calibration import TailCalibrator
@@ -14,12 +16,14 @@ from detectors.half_space_trees import HalfSpaceTrees
 from detectors.kswin import Kswin
 from detectors.page_hinkley import PageHinkley
 from detectors.quantile import QuantileExceedance
+from detectors.registry import REGISTRY
 from detectors.robust_zscore import RobustZScore
 from detectors.stress_index import FundingStressIndex
 from detectors.suppression import Suppressor
 from detectors.threshold import PersistenceThreshold
 
 __all__ = [
+    "CALENDAR_FEATURE_PREFIX",
     "REGISTRY",
     "Adwin",
     "Bocpd",
@@ -35,6 +39,6 @@ __all__ = [
     "RobustZScore",
     "Suppressor",
     "TailCalibrator",
-    "register",
+    "calendar_effects_of",
     "value_of",
 ]

@@ -1,7 +1,15 @@
 """Real history for doctests: reads the public ``date,value`` files of the data directory.
 
 The directory is ``$PLUMBLINE_DATA_DIR`` or, in a checkout, ``../shared/data/series`` next to the
-repository. Only the standard library is used so the detectors stay importable anywhere.
+repository. Only the standard library is used so the detectors stay importable anywhere; calendar
+features come from the caller (a doctest hands in the pipeline's own
+``foundation.calendar.calendar_features``), never from an import here.
+
+>>> x = observations([(dt.date(2019, 9, 16), 5.0)], lambda day: {"calendar_tax_date": 1.0})[0]
+>>> x
+{'value': 5.0, 'timestamp': 1568592000.0, 'calendar_tax_date': 1.0}
+>>> date_of(x)
+datetime.date(2019, 9, 16)
 """
 
 from __future__ import annotations
@@ -10,11 +18,11 @@ import csv
 import datetime as dt
 import functools
 import os
+from collections.abc import Callable
 from pathlib import Path
 
-__all__ = ["data_dir", "load_series", "observations", "spread_bp"]
+__all__ = ["data_dir", "date_of", "load_series", "observations", "spread_bp"]
 
-_IORB_START = dt.date(2021, 7, 29)
 _EPOCH = dt.date(1970, 1, 1)
 
 
@@ -46,6 +54,25 @@ def spread_bp(start: str, end: str) -> list[tuple[dt.date, float]]:
     ]
 
 
-def observations(series: list[tuple[dt.date, float]]) -> list[dict[str, float]]:
-    """``{"value", "timestamp"}`` dicts (UTC midnight POSIX seconds), as detectors read them."""
-    return [{"value": value, "timestamp": float((day - _EPOCH).days * 86400)} for day, value in series]
+def observations(
+    series: list[tuple[dt.date, float]],
+    features: Callable[[dt.date], dict[str, float]] | None = None,
+) -> list[dict[str, float]]:
+    """``{"value", "timestamp"}`` dicts (UTC midnight POSIX seconds), as detectors read them.
+
+    ``features(day)``, when given, adds its keys to each observation, as the pipeline adds the
+    ``calendar_<effect>`` features of each date.
+    """
+    return [
+        {
+            "value": value,
+            "timestamp": float((day - _EPOCH).days * 86400),
+            **(features(day) if features else {}),
+        }
+        for day, value in series
+    ]
+
+
+def date_of(x: dict[str, float]) -> dt.date:
+    """The date of an observation made by :func:`observations` (from its UTC midnight timestamp)."""
+    return _EPOCH + dt.timedelta(days=int(x["timestamp"] // 86400))

@@ -8,12 +8,11 @@ from typing import Any
 
 from river import drift
 
-from detectors.base import Detector, register, value_of
+from detectors.base import Detector, value_of
 
 __all__ = ["Adwin"]
 
 
-@register
 class Adwin(Detector):
     """ADaptive WINdowing (Bifet and Gavaldà, 2007) on a univariate series, via ``river.drift.ADWIN``.
 
@@ -50,14 +49,13 @@ class Adwin(Detector):
     the Q4 2025 episode begins (a drift of the mean, not a one-day spike: ADWIN does not react to
     2019-09-17 alone), and nothing in the calm second half of 2021.
 
-    >>> from detectors._calendar import date_of_timestamp
-    >>> from detectors._examples import observations, spread_bp
+    >>> from detectors._examples import date_of, observations, spread_bp
     >>> detector = Adwin()
     >>> drifts = []
     >>> for x in observations(spread_bp("2025-01-01", "2025-12-31")):
     ...     detector.learn_one(x)
     ...     if detector.alarm:
-    ...         drifts.append(date_of_timestamp(x["timestamp"]).isoformat())
+    ...         drifts.append(date_of(x).isoformat())
     >>> drifts
     ['2025-09-12']
     >>> quiet = Adwin()
@@ -97,16 +95,6 @@ class Adwin(Detector):
             grace_period=self.grace_period,
         )
 
-    def params(self) -> dict[str, Any]:
-        return {
-            "delta": self.delta,
-            "clock": self.clock,
-            "max_buckets": self.max_buckets,
-            "min_window_length": self.min_window_length,
-            "grace_period": self.grace_period,
-            "max_history": self.max_history,
-        }
-
     def score_one(self, x: dict[str, float]) -> float:
         value = value_of(x)
         if math.isnan(value):
@@ -126,19 +114,17 @@ class Adwin(Detector):
             value = value_of(x)
         if value - value != 0.0:  # NaN or infinite: nothing to learn
             return
-        adwin = self._adwin
-        if adwin._drift_detected:
-            # River restarts the window on the update after a drift.
-            adwin._reset()  # type: ignore[no-untyped-call]
-            self._history.clear()
-        elif len(self._history) == self.max_history:
-            self._rebuild(list(self._history)[-(self.max_history // 4) :])
-            adwin = self._adwin
-        # River's ADWIN.update is these two steps (reset after a drift, then the compiled
-        # update); calling the compiled part directly saves a second Python call per observation,
-        # which is most of the wrapper's cost next to ADWIN's sub-microsecond update.
-        adwin._drift_detected = adwin._helper.update(value)
-        self._history.append(value)
+        history = self._history
+        if self._adwin.drift_detected:
+            # River restarts the window on the update after a drift: so does the replay history.
+            history.clear()
+        elif len(history) == self.max_history:
+            self._rebuild(list(history)[-(self.max_history // 4) :])
+            history = self._history
+            if self._adwin.drift_detected:  # the replay itself ended on a drift
+                history.clear()
+        self._adwin.update(value)  # type: ignore[no-untyped-call]
+        history.append(value)
 
     def _rebuild(self, values: list[float]) -> None:
         self._adwin = self._new_adwin()

@@ -1,41 +1,47 @@
 """The detector contract, compatible with River's anomaly API.
 
-A detector is a small class whose constructor takes hyper-parameters only. It reads one observation
-at a time as a dict of floats, River style: univariate detectors read ``x["value"]``; an optional
-``x["timestamp"]`` (POSIX seconds of the observation date) lets a detector see gaps and calendar
-effects. ``score_one`` is pure; ``learn_one`` updates state and the alarm decision; ``snapshot``
-returns JSON-serialisable state that :meth:`Detector.restore` turns back into an identical detector
-(never pickle: state crosses process and version boundaries).
+A detector is a small class whose constructor takes hyper-parameters only, each stored under an
+attribute of the same name (:meth:`Detector.params` reads them back, as River does). It reads one
+observation at a time as a dict of floats, River style: univariate detectors read ``x["value"]``;
+an optional ``x["timestamp"]`` (POSIX seconds of the observation date) lets a detector see gaps.
+Calendar effects are not computed here: the pipeline hands them in as features, one key
+``calendar_<effect>`` with value 1.0 per effect of the observation date (:data:`CALENDAR_FEATURE_PREFIX`,
+:func:`calendar_effects_of`). ``score_one`` is pure; ``learn_one`` updates state and the alarm
+decision; ``snapshot`` returns JSON-serialisable state that :meth:`Detector.restore` turns back into
+an identical detector (never pickle: state crosses process and version boundaries).
 
 This package imports nothing from Kafka, Faust, Prometheus or the rest of plumbline.
+
+>>> sorted(calendar_effects_of({"value": 12.0, "calendar_coupon_settlement": 1.0, "calendar_tax_date": 1.0}))
+['coupon_settlement', 'tax_date']
+>>> signals_of({"spread_bp": 12.0, "timestamp": 1568678400.0, "calendar_tax_date": 1.0})
+{'spread_bp': 12.0}
 """
 
 from __future__ import annotations
 
 import abc
+import copy
+import inspect
 import math
 from typing import Any, ClassVar, Self
 
 __all__ = [
-    "REGISTRY",
+    "CALENDAR_FEATURE_PREFIX",
     "Detector",
+    "calendar_effects_of",
     "from_json_float",
-    "register",
     "signals_of",
     "timestamp_of",
     "to_json_float",
     "value_of",
 ]
 
-REGISTRY: dict[str, type[Detector]] = {}
-
-
-def register(cls: type[Detector]) -> type[Detector]:
-    """Class decorator: add a detector to the registry under ``cls.name``."""
-    if cls.name in REGISTRY and REGISTRY[cls.name] is not cls:
-        raise ValueError(f"detector name {cls.name!r} is already registered")
-    REGISTRY[cls.name] = cls
-    return cls
+#: The contract with the pipeline: ``x["calendar_<effect>"] = 1.0`` when the observation date has
+#: that calendar effect (``month_end``, ``quarter_end``, ``year_end``, ``coupon_settlement``,
+#: ``tax_date``). The pipeline's calendar (``foundation/calendar.py``, which detectors never import)
+#: writes the same prefix; that string is the whole interface between the two.
+CALENDAR_FEATURE_PREFIX = "calendar_"
 
 
 def value_of(x: dict[str, float]) -> float:
@@ -61,15 +67,29 @@ def timestamp_of(x: dict[str, float]) -> float | None:
     return seconds if math.isfinite(seconds) else None
 
 
-def signals_of(x: dict[str, float]) -> dict[str, float]:
-    """The named signals of a multivariate observation: every key but ``timestamp``, as floats.
+def calendar_effects_of(x: dict[str, float]) -> frozenset[str]:
+    """The calendar effects handed in with ``x``: names of the ``calendar_*`` keys whose value is true.
 
-    Values that are missing or not numbers become NaN, so a detector sees the hole instead of a
-    made-up value.
+    An observation without calendar keys has no effects, so a detector fed plain ``{"value": v}``
+    dicts behaves as if every day were ordinary.
+    """
+    return frozenset(
+        key[len(CALENDAR_FEATURE_PREFIX) :]
+        for key, flag in x.items()
+        if key.startswith(CALENDAR_FEATURE_PREFIX) and flag
+    )
+
+
+def signals_of(x: dict[str, float]) -> dict[str, float]:
+    """The named signals of a multivariate observation, as floats.
+
+    Every key but ``timestamp`` and the ``calendar_*`` features (context about the date, not
+    signals). Values that are missing or not numbers become NaN, so a detector sees the hole
+    instead of a made-up value.
     """
     signals: dict[str, float] = {}
     for key, raw in x.items():
-        if key == "timestamp":
+        if key == "timestamp" or key.startswith(CALENDAR_FEATURE_PREFIX):
             continue
         signals[key] = value_of({"value": raw})
     return signals
@@ -115,9 +135,21 @@ class Detector(abc.ABC):
     def alarm(self) -> bool:
         """The alarm decision after the last ``learn_one``."""
 
-    @abc.abstractmethod
     def params(self) -> dict[str, Any]:
-        """The constructor's hyper-parameters, JSON-serialisable."""
+        """The constructor's hyper-parameters, read back from the attributes of the same name.
+
+        Derived from the signature of ``__init__`` as River's ``_get_params`` does, so the list of
+        hyper-parameters is written once. Every constructor therefore stores each argument under
+        its own name (derived values go to private attributes) as a JSON-serialisable value, and
+        ``type(self)(**self.params())`` rebuilds an identical untrained detector. The values are
+        copies: changing the returned dict does not change the detector.
+        """
+        signature = inspect.signature(type(self).__init__)
+        return {
+            name: copy.deepcopy(getattr(self, name))
+            for name, parameter in signature.parameters.items()
+            if name != "self" and parameter.kind not in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD)
+        }
 
     @abc.abstractmethod
     def _state(self) -> dict[str, Any]:

@@ -7,15 +7,13 @@ from typing import Any
 
 import numpy as np
 
-from detectors._calendar import calendar_effects, date_of_timestamp
 from detectors._rolling import MAD_TO_SIGMA
-from detectors.base import Detector, register, timestamp_of, value_of
+from detectors.base import Detector, calendar_effects_of, value_of
 from detectors.suppression import Suppressor
 
 __all__ = ["Bocpd"]
 
 
-@register
 class Bocpd(Detector):
     """Run-length posterior of a Gaussian model with unknown mean and variance, constant hazard.
 
@@ -51,24 +49,26 @@ class Bocpd(Detector):
     min_scale
         Floor on that scale, in the series' units, and on the predictive scale of any segment.
     calendar_aware
-        Skip calendar-effect days (read from ``x["timestamp"]``; see :mod:`detectors._calendar`):
-        a one-day month-end jump in a flat series looks like a new segment to a Gaussian model,
-        and known effects must not page alone. Skipped days score 0.0 and are not learned.
+        Skip calendar-effect days (observations with any ``calendar_<effect>`` feature, see
+        :func:`detectors.base.calendar_effects_of`): a one-day month-end jump in a flat series
+        looks like a new segment to a Gaussian model, and known effects must not page alone.
+        Skipped days score 0.0 and are not learned.
 
     Examples
     --------
-    SOFR minus IOER (bp): the change of regime after the September 2019 spike. The spike itself
-    (2019-09-17) falls on a coupon-settlement day, which this detector skips; the next day, still
-    35 bp above the usual level, is a change.
+    SOFR minus IOER (bp), with the pipeline's calendar handed in as features: the change of regime
+    after the September 2019 spike. The spike itself (2019-09-17) falls on a coupon-settlement day
+    (the business day after the mid-September settlement), which this detector skips; the next
+    day, still 35 bp above the usual level, is a change.
 
-    >>> from detectors._calendar import date_of_timestamp
-    >>> from detectors._examples import observations, spread_bp
+    >>> from foundation.calendar import calendar_features
+    >>> from detectors._examples import date_of, observations, spread_bp
     >>> detector = Bocpd(min_scale=2.0)
     >>> changes = []
-    >>> for x in observations(spread_bp("2019-06-01", "2019-10-15")):
+    >>> for x in observations(spread_bp("2019-06-01", "2019-10-15"), calendar_features):
     ...     detector.learn_one(x)
     ...     if detector.alarm:
-    ...         changes.append(date_of_timestamp(x["timestamp"]).isoformat())
+    ...         changes.append(date_of(x).isoformat())
     >>> [day for day in changes if day.startswith("2019-09")][:1]
     ['2019-09-18']
 
@@ -76,7 +76,7 @@ class Bocpd(Detector):
 
     >>> quiet = Bocpd(min_scale=2.0)
     >>> alarms = 0
-    >>> for x in observations(spread_bp("2021-07-01", "2021-12-31")):
+    >>> for x in observations(spread_bp("2021-07-01", "2021-12-31"), calendar_features):
     ...     quiet.learn_one(x)
     ...     alarms += quiet.alarm
     >>> alarms
@@ -133,21 +133,6 @@ class Bocpd(Detector):
         self._betas = np.full(1, self.beta)
         self._suppressor = Suppressor(min_duration=self.hold)
 
-    def params(self) -> dict[str, Any]:
-        return {
-            "expected_run_length": self.expected_run_length,
-            "max_run_length": self.max_run_length,
-            "horizon": self.horizon,
-            "threshold": self.threshold,
-            "hold": self.hold,
-            "alpha": self.alpha,
-            "beta": self.beta,
-            "kappa": self.kappa,
-            "warmup": self.warmup,
-            "min_scale": self.min_scale,
-            "calendar_aware": self.calendar_aware,
-        }
-
     def _step(self, value: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The posterior, means and betas after ``value`` (unit-scaled); does not change state."""
         z = (value - self._center) / self._scale
@@ -184,12 +169,7 @@ class Bocpd(Detector):
         return float(np.exp(posterior[: self.horizon]).sum())
 
     def _is_calendar_day(self, x: dict[str, float]) -> bool:
-        timestamp = timestamp_of(x)
-        return (
-            self.calendar_aware
-            and timestamp is not None
-            and bool(calendar_effects(date_of_timestamp(timestamp)))
-        )
+        return self.calendar_aware and bool(calendar_effects_of(x))
 
     def score_one(self, x: dict[str, float]) -> float:
         value = value_of(x)

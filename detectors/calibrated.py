@@ -1,19 +1,17 @@
-"""Any registered detector, its raw score calibrated to a tail probability and its alarm suppressed."""
+"""Any detector of the registry, its raw score calibrated to a tail probability and its alarm suppressed."""
 
 from __future__ import annotations
 
-import importlib
 import math
 from typing import Any
 
-from detectors.base import REGISTRY, Detector, register
+from detectors.base import Detector
 from detectors.calibration import TailCalibrator
 from detectors.suppression import Suppressor
 
 __all__ = ["Calibrated"]
 
 
-@register
 class Calibrated(Detector):
     """Wrap a detector (by registry name) so its score means the same as every other's.
 
@@ -64,34 +62,25 @@ class Calibrated(Detector):
         cooldown: int = 0,
         min_duration: int = 1,
     ) -> None:
-        # Registration happens on import of the package; a direct import of this module still
-        # needs every detector registered before looking one up.
-        importlib.import_module("detectors")
+        # A function-level import: the registry lists this class, so importing it at module level
+        # would be circular. By the time a detector is built, every detector module is loaded,
+        # and the inner detector is looked up in the same single list the rest of the code reads
+        # (no second lookup table to keep in step).
+        from detectors.registry import REGISTRY
+
         if detector not in REGISTRY or detector == self.name:
             raise ValueError(f"unknown inner detector {detector!r}; choose from {sorted(REGISTRY)}")
         if not 0 < alarm_probability < 1:
             raise ValueError(f"alarm_probability must be in (0, 1), got {alarm_probability}")
         self.detector = detector
-        self.detector_params = dict(detector_params or {})
+        # Stored as given (a copy, None kept), so params() repeats the constructor call.
+        self.detector_params = None if detector_params is None else dict(detector_params)
         self.alarm_probability = float(alarm_probability)
         self.window, self.min_count = int(window), int(min_count)
         self.k, self.n, self.cooldown, self.min_duration = int(k), int(n), int(cooldown), int(min_duration)
-        self._inner = REGISTRY[detector](**self.detector_params)
+        self._inner = REGISTRY[detector](**(self.detector_params or {}))
         self._calibrator = TailCalibrator(self.window, self.min_count)
         self._suppressor = Suppressor(self.k, self.n, self.cooldown, self.min_duration)
-
-    def params(self) -> dict[str, Any]:
-        return {
-            "detector": self.detector,
-            "detector_params": dict(self.detector_params),
-            "alarm_probability": self.alarm_probability,
-            "window": self.window,
-            "min_count": self.min_count,
-            "k": self.k,
-            "n": self.n,
-            "cooldown": self.cooldown,
-            "min_duration": self.min_duration,
-        }
 
     def score_one(self, x: dict[str, float]) -> float:
         raw = self._inner.score_one(x)

@@ -6,13 +6,12 @@ import math
 from typing import Any, Literal
 
 from detectors._rolling import RollingOrder, mad_scale
-from detectors.base import Detector, register, value_of
+from detectors.base import Detector, value_of
 from detectors.suppression import Suppressor
 
 __all__ = ["Cusum"]
 
 
-@register
 class Cusum(Detector):
     """Page's two-sided cumulative sum, for a sustained shift of the level in either direction.
 
@@ -52,14 +51,13 @@ class Cusum(Detector):
     SOFR minus IOER (bp) in 2019: one clipped spike (2019-09-17) is not enough on its own; the
     shift is declared the next day, when the spread stays high.
 
-    >>> from detectors._calendar import date_of_timestamp
-    >>> from detectors._examples import observations, spread_bp
+    >>> from detectors._examples import date_of, observations, spread_bp
     >>> detector = Cusum(min_scale=3.0)
     >>> detected = []
     >>> for x in observations(spread_bp("2019-06-01", "2019-10-31")):
     ...     detector.learn_one(x)
     ...     if detector.alarm:
-    ...         detected.append(date_of_timestamp(x["timestamp"]).isoformat())
+    ...         detected.append(date_of(x).isoformat())
     >>> [day for day in detected if day.startswith("2019-09")][:2]
     ['2019-09-18', '2019-09-19']
 
@@ -106,18 +104,6 @@ class Cusum(Detector):
         self._upper = 0.0
         self._lower = 0.0
         self._suppressor = Suppressor(min_duration=self.hold)
-
-    def params(self) -> dict[str, Any]:
-        return {
-            "drift": self.drift,
-            "threshold": self.threshold,
-            "window": self.window,
-            "min_history": self.min_history,
-            "min_scale": self.min_scale,
-            "clip": self.clip,
-            "hold": self.hold,
-            "side": self.side,
-        }
 
     def _sums(self, value: float) -> tuple[float, float]:
         if len(self._reference) < self.min_history:

@@ -7,7 +7,7 @@ from typing import Any
 
 from river import anomaly
 
-from detectors.base import Detector, register, signals_of
+from detectors.base import Detector, signals_of
 from detectors.suppression import Suppressor
 
 __all__ = ["HalfSpaceTrees"]
@@ -15,14 +15,14 @@ __all__ = ["HalfSpaceTrees"]
 _Vector = dict[str, float]
 
 
-@register
 class HalfSpaceTrees(Detector):
     """Multivariate isolation-style anomaly score (Tan et al., 2011) via ``river.anomaly.HalfSpaceTrees``.
 
-    Reads a dict of named signals (every key but ``timestamp``; a univariate ``{"value": v}`` is a
-    one-signal vector). The signals are fixed by the first observation that has any. River's trees
-    cut the unit cube, so each signal is scaled to [0, 1] by the smallest and largest value seen so
-    far; a missing signal repeats its last scaled value (weekly prints between releases).
+    Reads a dict of named signals (every key but ``timestamp`` and the ``calendar_<effect>``
+    features; a univariate ``{"value": v}`` is a one-signal vector). The signals are fixed by the
+    first observation that has any. River's trees cut the unit cube, so each signal is scaled to
+    [0, 1] by the smallest and largest value seen so far; a missing signal repeats its last scaled
+    value (weekly prints between releases).
 
     State, JSON and bounded: the trees depend only on ``seed`` and the signal names, and their
     masses only on the last complete window and the current partial one, so the detector keeps
@@ -95,17 +95,6 @@ class HalfSpaceTrees(Detector):
         return anomaly.HalfSpaceTrees(
             n_trees=self.n_trees, height=self.height, window_size=self.window_size, seed=self.seed
         )
-
-    def params(self) -> dict[str, Any]:
-        return {
-            "n_trees": self.n_trees,
-            "height": self.height,
-            "window_size": self.window_size,
-            "seed": self.seed,
-            "threshold": self.threshold,
-            "k": self.k,
-            "n": self.n,
-        }
 
     def _scaled(self, x: dict[str, float]) -> tuple[_Vector, _Vector, _Vector] | None:
         """The scaled vector for ``x`` and the extremes after it; None when no signal is present."""

@@ -8,12 +8,11 @@ from typing import Any, Literal
 from river import drift
 
 from detectors._rolling import MAD_TO_SIGMA
-from detectors.base import Detector, from_json_float, register, to_json_float, value_of
+from detectors.base import Detector, from_json_float, to_json_float, value_of
 
 __all__ = ["PageHinkley"]
 
 
-@register
 class PageHinkley(Detector):
     """Page-Hinkley test for a change in the mean, via ``river.drift.PageHinkley``.
 
@@ -24,8 +23,11 @@ class PageHinkley(Detector):
     are then in standard deviations of that early stretch. The forgetting factor ``alpha`` is set
     so an observation weighs about half after three months of daily prints.
 
-    State: River's Page-Hinkley is plain Python; its running mean, cumulative sums and extremes
-    are written to the snapshot as numbers.
+    State: River's Page-Hinkley is plain Python without a state accessor; its running mean,
+    cumulative sums and extremes are private attributes, read and written in two functions only
+    (``_river_state`` and ``_load_river_state``, for the snapshot and for the pure ``score_one``)
+    and written to the snapshot as numbers. pyproject.toml pins the River versions whose
+    attributes these are; the conformance suite's round-trip tests prove each one.
 
     Score: the Page-Hinkley statistic that ``x`` would produce, divided by ``threshold`` (1.0 or
     more means a drift); 0.0 during warm-up, NaN for a missing value. Alarm: a drift was detected
@@ -45,14 +47,13 @@ class PageHinkley(Detector):
     SOFR minus IORB (bp), upward changes only: the climb of the spread above IORB in the autumn
     of 2025 is a drift (from late August, ahead of the Q4 episode); the calm of 2021 is not.
 
-    >>> from detectors._calendar import date_of_timestamp
-    >>> from detectors._examples import observations, spread_bp
+    >>> from detectors._examples import date_of, observations, spread_bp
     >>> detector = PageHinkley(mode="up", min_scale=2.0)
     >>> drifts = []
     >>> for x in observations(spread_bp("2025-01-01", "2025-12-31")):
     ...     detector.learn_one(x)
     ...     if detector.alarm:
-    ...         drifts.append(date_of_timestamp(x["timestamp"]).isoformat())
+    ...         drifts.append(date_of(x).isoformat())
     >>> drifts[:1]
     ['2025-08-25']
     >>> quiet = PageHinkley(mode="up", min_scale=2.0)
@@ -95,33 +96,23 @@ class PageHinkley(Detector):
             mode=self.mode,
         )
 
-    def params(self) -> dict[str, Any]:
-        return {
-            "min_instances": self.min_instances,
-            "delta": self.delta,
-            "threshold": self.threshold,
-            "alpha": self.alpha,
-            "mode": self.mode,
-            "warmup": self.warmup,
-            "min_scale": self.min_scale,
-        }
-
     def score_one(self, x: dict[str, float]) -> float:
         value = value_of(x)
         if math.isnan(value):
             return math.nan
         if math.isnan(self._scale) or math.isinf(value):
             return 0.0 if math.isnan(self._scale) else math.inf
-        river = self._river
         z = (value - self._center) / self._scale
-        if river.drift_detected:
+        if self._river.drift_detected:
             # River restarts on the update after a drift: score against a fresh test.
             count, mean, sum_increase, sum_decrease = 0.0, 0.0, 0.0, 0.0
             min_increase, max_decrease = math.inf, -1.0
         else:
-            count, mean = river._x_mean.n, river._x_mean._mean
-            sum_increase, sum_decrease = river._sum_increase, river._sum_decrease
-            min_increase, max_decrease = river._min_increase, river._max_decrease
+            state = _river_state(self._river)
+            count, mean = state["count"], state["mean"]
+            sum_increase, sum_decrease = state["sum_increase"], state["sum_decrease"]
+            min_increase, max_decrease = state["min_increase"], state["max_decrease"]
+        # One step of River's PageHinkley.update on copies of its statistics.
         count += 1.0
         mean += (z - mean) / count
         deviation = z - mean
@@ -155,30 +146,62 @@ class PageHinkley(Detector):
         return bool(self._river.drift_detected)
 
     def _state(self) -> dict[str, Any]:
-        river = self._river
+        river = _river_state(self._river)
         return {
             "warmup_values": list(self._warmup_values),
             "center": to_json_float(self._center),
             "scale": to_json_float(self._scale),
-            "count": river._x_mean.n,
-            "mean": river._x_mean._mean,
-            "sum_increase": river._sum_increase,
-            "sum_decrease": river._sum_decrease,
-            "min_increase": to_json_float(river._min_increase),
-            "max_decrease": to_json_float(river._max_decrease),
-            "drift_detected": river.drift_detected,
+            "count": river["count"],
+            "mean": river["mean"],
+            "sum_increase": river["sum_increase"],
+            "sum_decrease": river["sum_decrease"],
+            "min_increase": to_json_float(river["min_increase"]),
+            "max_decrease": to_json_float(river["max_decrease"]),
+            "drift_detected": self._river.drift_detected,
         }
 
     def _set_state(self, state: dict[str, Any]) -> None:
         self._warmup_values = [float(v) for v in state["warmup_values"]]
         self._center = from_json_float(state["center"])
         self._scale = from_json_float(state["scale"])
-        river = self._new_river()
-        river._x_mean.n = float(state["count"])
-        river._x_mean._mean = float(state["mean"])
-        river._sum_increase = float(state["sum_increase"])
-        river._sum_decrease = float(state["sum_decrease"])
-        river._min_increase = from_json_float(state["min_increase"])
-        river._max_decrease = from_json_float(state["max_decrease"])  # type: ignore[assignment]
-        river._drift_detected = bool(state["drift_detected"])
-        self._river = river
+        self._river = self._new_river()
+        _load_river_state(
+            self._river,
+            {
+                "count": float(state["count"]),
+                "mean": float(state["mean"]),
+                "sum_increase": float(state["sum_increase"]),
+                "sum_decrease": float(state["sum_decrease"]),
+                "min_increase": from_json_float(state["min_increase"]),
+                "max_decrease": from_json_float(state["max_decrease"]),
+            },
+            drift_detected=bool(state["drift_detected"]),
+        )
+
+
+# River's PageHinkley exposes neither its statistics nor a way to set them: these two functions
+# are the only readers and writers of its private attributes (checked against the River range
+# pinned in pyproject.toml).
+
+
+def _river_state(river: drift.PageHinkley) -> dict[str, float]:
+    """The statistics of River's test: count and mean of the inputs, cumulative sums, extremes."""
+    return {
+        "count": float(river._x_mean.n),
+        "mean": float(river._x_mean.get()),
+        "sum_increase": float(river._sum_increase),
+        "sum_decrease": float(river._sum_decrease),
+        "min_increase": float(river._min_increase),
+        "max_decrease": float(river._max_decrease),
+    }
+
+
+def _load_river_state(river: drift.PageHinkley, state: dict[str, float], drift_detected: bool) -> None:
+    """Put statistics produced by :func:`_river_state` back into a fresh River test."""
+    river._x_mean.n = state["count"]
+    river._x_mean._mean = state["mean"]
+    river._sum_increase = state["sum_increase"]
+    river._sum_decrease = state["sum_decrease"]
+    river._min_increase = state["min_increase"]
+    river._max_decrease = state["max_decrease"]  # type: ignore[assignment]
+    river._drift_detected = drift_detected

@@ -6,13 +6,12 @@ import math
 from typing import Any, Literal
 
 from detectors._rolling import RollingOrder
-from detectors.base import Detector, register, timestamp_of, value_of
+from detectors.base import Detector, timestamp_of, value_of
 from detectors.suppression import Suppressor
 
 __all__ = ["QuantileExceedance"]
 
 
-@register
 class QuantileExceedance(Detector):
     """Alarm when observations exceed the ``q`` quantile of the last ``window`` observations.
 
@@ -95,18 +94,6 @@ class QuantileExceedance(Detector):
         self._values = RollingOrder(self.window)
         self._suppressor = Suppressor(self.k, self.n, self.cooldown)
         self._last_timestamp: float | None = None
-
-    def params(self) -> dict[str, Any]:
-        return {
-            "q": self.q,
-            "window": self.window,
-            "min_history": self.min_history,
-            "side": self.side,
-            "k": self.k,
-            "n": self.n,
-            "cooldown": self.cooldown,
-            "max_gap_seconds": self.max_gap_seconds,
-        }
 
     def _is_stale(self, x: dict[str, float]) -> bool:
         timestamp = timestamp_of(x)

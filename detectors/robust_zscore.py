@@ -6,9 +6,8 @@ import collections
 import math
 from typing import Any, Literal
 
-from detectors._calendar import CALENDAR_EFFECTS, calendar_effects, date_of_timestamp
 from detectors._rolling import RollingOrder, mad_scale
-from detectors.base import Detector, register, timestamp_of, value_of
+from detectors.base import Detector, calendar_effects_of, timestamp_of, value_of
 from detectors.suppression import Suppressor
 
 __all__ = ["RobustZScore"]
@@ -18,20 +17,22 @@ _MEAN_AD_TO_SIGMA = 1.2533
 Side = Literal["both", "up", "down"]
 
 
-@register
 class RobustZScore(Detector):
     """How many robust standard deviations an observation sits from its recent ordinary level.
 
     The baseline is the median of the last ``window`` *ordinary* observations, and the scale their
     median absolute deviation (times 1.4826, floored at ``min_scale``). Calendar-effect days
-    (month-, quarter- and year-end turns, the mid-month coupon settlement, corporate tax dates; see
-    :mod:`detectors._calendar`, read from ``x["timestamp"]``) are kept out of that baseline. Each
-    effect has its own memory of how far the last ``calendar_window`` such days sat from the
-    baseline; on a calendar day the detector subtracts the typical bump of the largest applicable
-    effect and measures the rest against the wider of the two scales. A quarter-end that looks like
-    past quarter-ends therefore scores near zero, while one far beyond them (2019-09-17) still does
+    (month-, quarter- and year-end turns, the mid-month coupon settlement, corporate tax dates),
+    handed in by the pipeline as ``x["calendar_<effect>"] = 1.0`` features
+    (:func:`detectors.base.calendar_effects_of`), are kept out of that baseline. Each effect has
+    its own memory of how far the last ``calendar_window`` such days sat from the baseline; on a
+    calendar day the detector subtracts the typical bump of the largest applicable effect and
+    measures the rest against the wider of the two scales. A quarter-end that looks like past
+    quarter-ends therefore scores near zero, while a coupon-settlement day far beyond past
+    settlements (2019-09-17, the day after the mid-September settlement and tax date) still does
     not. Until an effect has ``calendar_min_events`` past days, a calendar day's z-score is halved
-    so a first-seen effect does not page alone.
+    so a first-seen effect does not page alone. Observations without calendar features are all
+    ordinary days.
 
     Score: the robust z-score, signed towards ``side`` (``"both"``: absolute value); 0.0 during
     warm-up (fewer than ``min_history`` ordinary observations), NaN for a missing value.
@@ -51,7 +52,7 @@ class RobustZScore(Detector):
         Floor on the scale, in the series' units (1.0 bp keeps a flat spread from paging on a 1 bp
         tick).
     calendar_aware
-        Whether to model calendar effects (needs ``x["timestamp"]``).
+        Whether to model calendar effects (needs the ``calendar_<effect>`` features in ``x``).
     calendar_window, calendar_min_events
         Past days remembered per calendar effect, and how many are needed to trust them.
     min_history
@@ -63,16 +64,21 @@ class RobustZScore(Detector):
 
     Examples
     --------
-    SOFR minus IOER in basis points through 2019: the detector pages on the 2019-09-17 repo spike
-    (a coupon-settlement day, so calendar awareness must not hide it).
+    SOFR minus IOER in basis points through 2019, with the pipeline's calendar handed in as
+    features: the detector pages on the 2019-09-17 repo spike (the day after the mid-September
+    coupon settlement and tax date, so calendar awareness must not hide it).
 
-    >>> from detectors._examples import observations, spread_bp
+    >>> from foundation.calendar import calendar_features
+    >>> from detectors._examples import date_of, observations, spread_bp
+    >>> spike = observations(spread_bp("2019-09-17", "2019-09-17"), calendar_features)[0]
+    >>> sorted(calendar_effects_of(spike))
+    ['coupon_settlement']
     >>> detector = RobustZScore(window=60, threshold=6.0, side="up", min_scale=1.0)
     >>> paged = []
-    >>> for x in observations(spread_bp("2019-01-01", "2019-12-31")):
+    >>> for x in observations(spread_bp("2019-01-01", "2019-12-31"), calendar_features):
     ...     detector.learn_one(x)
     ...     if detector.alarm:
-    ...         paged.append(date_of_timestamp(x["timestamp"]).isoformat())
+    ...         paged.append(date_of(x).isoformat())
     >>> "2019-09-17" in paged
     True
 
@@ -80,11 +86,26 @@ class RobustZScore(Detector):
 
     >>> quiet = RobustZScore(window=60, threshold=6.0, side="up", min_scale=1.0)
     >>> alarms = 0
-    >>> for x in observations(spread_bp("2020-07-01", "2021-12-31")):
+    >>> for x in observations(spread_bp("2020-07-01", "2021-12-31"), calendar_features):
     ...     quiet.learn_one(x)
-    ...     alarms += date_of_timestamp(x["timestamp"]).year == 2021 and quiet.alarm
+    ...     alarms += date_of(x).year == 2021 and quiet.alarm
     >>> alarms
     0
+
+    The calendar matters: fed bare values, the detector pages on the quarter-end turns of 2024;
+    handed the calendar, it takes the turns for known effects, and what still pages are ordinary
+    days with the spread up around them (2024-10-02, 2024-12-26 and 27):
+
+    >>> def pages_in_2024(features=None):
+    ...     detector = RobustZScore(window=60, threshold=6.0, side="up", min_scale=1.0)
+    ...     for x in observations(spread_bp("2023-07-01", "2024-12-31"), features):
+    ...         detector.learn_one(x)
+    ...         if detector.alarm and date_of(x).year == 2024:
+    ...             yield date_of(x).isoformat()
+    >>> list(pages_in_2024())
+    ['2024-07-01', '2024-09-30', '2024-10-01', '2024-12-26', '2024-12-31']
+    >>> list(pages_in_2024(calendar_features))
+    ['2024-10-02', '2024-12-26', '2024-12-27']
     """
 
     name = "robust_zscore"
@@ -125,27 +146,8 @@ class RobustZScore(Detector):
         self._suppressor = Suppressor(self.k, self.n, self.cooldown)
         self._last_timestamp: float | None = None
 
-    def params(self) -> dict[str, Any]:
-        return {
-            "window": self.window,
-            "threshold": self.threshold,
-            "side": self.side,
-            "min_scale": self.min_scale,
-            "calendar_aware": self.calendar_aware,
-            "calendar_window": self.calendar_window,
-            "calendar_min_events": self.calendar_min_events,
-            "min_history": self.min_history,
-            "k": self.k,
-            "n": self.n,
-            "cooldown": self.cooldown,
-            "max_gap_seconds": self.max_gap_seconds,
-        }
-
     def _effects(self, x: dict[str, float]) -> frozenset[str]:
-        timestamp = timestamp_of(x)
-        if not self.calendar_aware or timestamp is None:
-            return frozenset()
-        return calendar_effects(date_of_timestamp(timestamp))
+        return calendar_effects_of(x) if self.calendar_aware else frozenset()
 
     def _is_stale(self, x: dict[str, float]) -> bool:
         timestamp = timestamp_of(x)
@@ -189,9 +191,10 @@ class RobustZScore(Detector):
 
     def _calendar_bump(self, effects: frozenset[str]) -> tuple[float, float, bool]:
         best: tuple[float, float, bool] = (0.0, 0.0, False)
-        for effect in CALENDAR_EFFECTS:
+        # Sorted, so a tie between two effects' bumps is broken the same way in every process.
+        for effect in sorted(effects):
             history = self._excess.get(effect)
-            if effect not in effects or history is None or len(history) < self.calendar_min_events:
+            if history is None or len(history) < self.calendar_min_events:
                 continue
             ordered = sorted(history)
             middle = len(ordered) // 2
@@ -219,7 +222,7 @@ class RobustZScore(Detector):
         if effects:
             center = self._baseline.median()
             if not math.isnan(center):
-                for effect in effects:
+                for effect in sorted(effects):
                     history = self._excess.setdefault(effect, collections.deque(maxlen=self.calendar_window))
                     history.append(value - center)
         else:

@@ -6,12 +6,11 @@ import collections
 import math
 from typing import Any
 
-from detectors.base import Detector, from_json_float, register, to_json_float, value_of
+from detectors.base import Detector, from_json_float, to_json_float, value_of
 
 __all__ = ["PersistenceThreshold"]
 
 
-@register
 class PersistenceThreshold(Detector):
     """Alarm when at least ``k`` of the last ``n`` observations are at or above ``enter_level``;
     clear when at least ``k`` of the last ``n`` are below ``exit_level``.
@@ -29,7 +28,8 @@ class PersistenceThreshold(Detector):
     enter_level
         Level an observation must reach to count towards the alarm.
     exit_level
-        Level an observation must fall below to count towards clearing; at most ``enter_level``.
+        Level an observation must fall below to count towards clearing; at most ``enter_level``
+        (None: ``enter_level``).
     k, n
         At least ``k`` of the last ``n`` observations.
     max_gap_seconds
@@ -67,28 +67,21 @@ class PersistenceThreshold(Detector):
         n: int = 5,
         max_gap_seconds: float | None = 10 * 86400.0,
     ) -> None:
-        exit_level = enter_level if exit_level is None else exit_level
-        if exit_level > enter_level:
+        resolved_exit_level = enter_level if exit_level is None else exit_level
+        if resolved_exit_level > enter_level:
             raise ValueError(f"exit_level {exit_level} must not exceed enter_level {enter_level}")
         if not 1 <= k <= n:
             raise ValueError(f"need 1 <= k <= n, got k={k}, n={n}")
         self.enter_level = float(enter_level)
-        self.exit_level = float(exit_level)
+        # Stored as given (None means "enter_level"), so params() repeats the constructor call.
+        self.exit_level = None if exit_level is None else float(exit_level)
+        self._exit_level = float(resolved_exit_level)
         self.k = int(k)
         self.n = int(n)
         self.max_gap_seconds = max_gap_seconds
         self._window: collections.deque[float] = collections.deque(maxlen=self.n)
         self._alarm = False
         self._last_timestamp: float | None = None
-
-    def params(self) -> dict[str, Any]:
-        return {
-            "enter_level": self.enter_level,
-            "exit_level": self.exit_level,
-            "k": self.k,
-            "n": self.n,
-            "max_gap_seconds": self.max_gap_seconds,
-        }
 
     def _is_stale(self, x: dict[str, float]) -> bool:
         timestamp = x.get("timestamp")
@@ -114,7 +107,7 @@ class PersistenceThreshold(Detector):
             self._last_timestamp = float(timestamp)
         self._window.append(value_of(x))
         above = sum(1 for v in self._window if v >= self.enter_level)
-        below = sum(1 for v in self._window if v < self.exit_level)
+        below = sum(1 for v in self._window if v < self._exit_level)
         if not self._alarm and above >= self.k:
             self._alarm = True
         elif self._alarm and below >= self.k:

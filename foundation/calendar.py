@@ -57,6 +57,7 @@ __all__ = [
     "date_of_timestamp",
     "is_business_day",
     "next_business_day",
+    "observation_at",
     "previous_business_day",
     "timestamp_of_date",
 ]
@@ -143,6 +144,16 @@ def calendar_features(day: dt.date) -> dict[str, float]:
     """The calendar effects of ``day`` as detector features: ``{"calendar_<effect>": 1.0, ...}``."""
     effects = calendar_effects(day)
     return {CALENDAR_FEATURE_PREFIX + name: 1.0 for name in CALENDAR_EFFECTS if name in effects}
+
+
+def observation_at(day: dt.date, values: dict[str, float]) -> dict[str, float]:
+    """What a detector reads for an observation dated ``day``: the values, the timestamp, the
+    calendar features. The worker, the composite index and every backtest build it here.
+
+    >>> observation_at(dt.date(2025, 10, 31), {"value": 32.0})
+    {'value': 32.0, 'timestamp': 1761868800.0, 'calendar_month_end': 1.0}
+    """
+    return {**values, "timestamp": timestamp_of_date(day), **calendar_features(day)}
 
 
 def timestamp_of_date(day: dt.date) -> float:

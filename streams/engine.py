@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from detectors.base import Detector
-from foundation.calendar import calendar_features, timestamp_of_date
+from foundation.calendar import observation_at
 from foundation.catalogue import (
     DERIVED_SIGNALS,
     INDEX_SIGNAL,
@@ -337,11 +337,7 @@ class FundingEngine:
                 # Corrections and late prints update the signal but cannot rewrite what was learned.
                 self.late_signals[signal.signal_id] = self.late_signals.get(signal.signal_id, 0) + 1
                 continue
-            x = {
-                "value": signal.value,
-                "timestamp": timestamp_of_date(signal.observation_date),
-                **calendar_features(signal.observation_date),
-            }
+            x = observation_at(signal.observation_date, {"value": signal.value})
             changed = learn(state, signal, x)
             self.changes.detectors.add(detector_key(state.spec))
             if changed:

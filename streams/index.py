@@ -16,7 +16,7 @@ import datetime as dt
 import math
 from typing import Any
 
-from foundation.calendar import timestamp_of_date
+from foundation.calendar import observation_at
 from foundation.catalogue import INDEX_SIGNAL, SIGNALS, partition_group
 from foundation.records import Alert, Signal
 from streams.config import DetectorSpec
@@ -126,7 +126,7 @@ class IndexEngine:
         x, used = self._vector(head)
         if not x:
             return None, None
-        x["timestamp"] = timestamp_of_date(head.day)
+        x = observation_at(head.day, x)
         contributions = getattr(self.state.detector, "contributions", None)
         explained: dict[str, float] = contributions(x) if callable(contributions) else {}
         probe = Signal(INDEX_SIGNAL, head.day, 0.0, "index", used, head.published_at, head.replay)

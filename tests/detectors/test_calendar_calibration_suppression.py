@@ -7,14 +7,14 @@ import random
 
 import pytest
 
-from detectors._calendar import (
+from detectors.calibration import TailCalibrator
+from detectors.suppression import Suppressor
+from foundation.calendar import (
     business_days_between,
     calendar_effects,
     is_business_day,
     next_business_day,
 )
-from detectors.calibration import TailCalibrator
-from detectors.suppression import Suppressor
 
 
 @pytest.mark.parametrize(
@@ -35,10 +35,11 @@ def test_calendar_effects_of_known_days(day: dt.date, expected: set[str]) -> Non
     assert calendar_effects(day) == expected
 
 
-def test_business_days_skip_weekends_and_federal_holidays() -> None:
+def test_business_days_skip_weekends_and_bond_market_holidays() -> None:
     assert not is_business_day(dt.date(2025, 12, 25))
     assert not is_business_day(dt.date(2022, 6, 20))  # Juneteenth observed
-    assert is_business_day(dt.date(2021, 12, 31))  # New Year observed on a Friday: the Fed stays open
+    assert not is_business_day(dt.date(2019, 4, 19))  # Good Friday: SIFMA closes the bond market
+    assert is_business_day(dt.date(2021, 12, 31))  # a Saturday New Year is not observed on the Friday
     assert next_business_day(dt.date(2019, 9, 13)) == dt.date(2019, 9, 16)
     assert business_days_between(dt.date(2019, 9, 16), dt.date(2019, 9, 13)) == -1
     assert business_days_between(dt.date(2025, 12, 24), dt.date(2025, 12, 26)) == 1

@@ -1,25 +1,48 @@
-"""One contract, every registered detector: registering a detector is enough to be tested here."""
+"""One contract, every registered detector: adding a detector to the registry is enough to be tested here.
+
+The observations carry the calendar features the pipeline adds (``calendar_<effect>``, from
+:func:`foundation.calendar.calendar_features`), so the calendar paths of the detectors are exercised
+by every property below.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 import inspect
 import json
 import math
+import pkgutil
 import random
 from typing import Any
 
 import pytest
 
 import detectors
-from detectors import REGISTRY, Detector
+from detectors import (
+    CALENDAR_FEATURE_PREFIX,
+    REGISTRY,
+    Calibrated,
+    Detector,
+    FundingStressIndex,
+    PersistenceThreshold,
+)
+from detectors.base import calendar_effects_of, signals_of
+from foundation import calendar
 
 NAMES = sorted(REGISTRY)
 EPOCH = dt.date(1970, 1, 1)
+#: Detectors that model calendar effects themselves (the others must simply not break on them).
+CALENDAR_AWARE = [n for n in NAMES if "calendar_aware" in inspect.signature(REGISTRY[n].__init__).parameters]
 
 
 def stamp(day: dt.date) -> float:
     return float((day - EPOCH).days * 86400)
+
+
+def observation(day: dt.date, value: Any) -> dict[str, Any]:
+    """What the pipeline hands a univariate detector: value, timestamp and calendar features."""
+    return {"value": value, "timestamp": stamp(day), **calendar.calendar_features(day)}
 
 
 def synthetic_stream(length: int = 400, seed: int = 7) -> list[dict[str, Any]]:
@@ -28,11 +51,12 @@ def synthetic_stream(length: int = 400, seed: int = 7) -> list[dict[str, Any]]:
     day = dt.date(2020, 1, 2)
     stream = []
     for i in range(length):
-        while day.weekday() >= 5:
+        while not calendar.is_business_day(day):
             day += dt.timedelta(days=1)
         level = 0.0 if i < length // 2 else 8.0
-        value = level + rng.gauss(0.0, 1.5) + (25.0 if i % 97 == 50 else 0.0)
-        stream.append({"value": value, "timestamp": stamp(day)})
+        month_end = 6.0 if "month_end" in calendar.calendar_effects(day) else 0.0
+        value = level + month_end + rng.gauss(0.0, 1.5) + (25.0 if i % 97 == 50 else 0.0)
+        stream.append(observation(day, value))
         day += dt.timedelta(days=1)
     return stream
 
@@ -42,7 +66,8 @@ def as_input(name: str, observation: dict[str, Any]) -> dict[str, Any]:
     if not REGISTRY[name].multivariate:
         return observation
     value = observation["value"]
-    x = {"timestamp": observation["timestamp"], "spread_bp": value}
+    x = {key: v for key, v in observation.items() if key != "value"}  # timestamp and calendar
+    x["spread_bp"] = value
     if isinstance(value, float) and math.isfinite(value) and int(observation["timestamp"]) % 5:
         x["reserves_usd"] = 3e12 - 1e10 * value
     return x
@@ -75,7 +100,7 @@ def name(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
-def test_registry_holds_every_exported_detector_class() -> None:
+def test_registry_is_exactly_the_exported_detector_classes() -> None:
     exported = {
         getattr(detectors, n)
         for n in detectors.__all__
@@ -84,17 +109,82 @@ def test_registry_holds_every_exported_detector_class() -> None:
         and getattr(detectors, n) is not Detector
     }
     assert exported == set(REGISTRY.values())
+    assert all(cls.name == name for name, cls in REGISTRY.items())
     assert len(NAMES) >= 11
 
 
-def test_constructor_takes_hyper_parameters_only_and_params_mirror_it(name: str) -> None:
+def test_every_detector_class_in_the_package_is_in_the_registry() -> None:
+    defined = set()
+    for module_info in pkgutil.iter_modules(detectors.__path__):
+        module = importlib.import_module(f"detectors.{module_info.name}")
+        defined |= {
+            cls
+            for _, cls in inspect.getmembers(module, inspect.isclass)
+            if issubclass(cls, Detector) and cls is not Detector and cls.__module__ == module.__name__
+        }
+    assert defined == set(REGISTRY.values())
+
+
+def test_params_are_derived_from_the_constructor_in_one_place(name: str) -> None:
+    assert REGISTRY[name].params is Detector.params
+
+
+def test_params_of_a_default_detector_are_the_constructor_defaults(name: str) -> None:
     cls = REGISTRY[name]
-    signature = inspect.signature(cls.__init__)
-    arguments = [p for p in signature.parameters if p != "self"]
+    parameters = [p for p in inspect.signature(cls.__init__).parameters.values() if p.name != "self"]
+    assert all(p.default is not p.empty for p in parameters), "every hyper-parameter needs a default"
     detector = cls()
-    assert list(detector.params()) == arguments
+    assert detector.params() == {p.name: p.default for p in parameters}
     json.dumps(detector.params(), allow_nan=False)
     assert cls(**detector.params()).params() == detector.params()
+
+
+def _other_values(default: Any) -> list[Any]:
+    """Different values of the same kind as ``default``, to try in turn (none when not obvious)."""
+    if isinstance(default, bool):
+        return [not default]
+    if isinstance(default, int):
+        return [default + 1, default - 1]
+    if isinstance(default, float):
+        return [default + 0.5, default / 2.0, default - 0.5]
+    return []
+
+
+def test_params_repeat_the_constructor_arguments(name: str) -> None:
+    """Each hyper-parameter, changed alone, comes back unchanged from params() and a snapshot."""
+    cls = REGISTRY[name]
+    tried = 0
+    for parameter in inspect.signature(cls.__init__).parameters.values():
+        for value in [] if parameter.name == "self" else _other_values(parameter.default):
+            try:
+                detector = cls(**{parameter.name: value})
+            except ValueError:
+                continue  # outside the valid range for this parameter: try the next value
+            tried += 1
+            assert detector.params()[parameter.name] == value, parameter.name
+            restored = cls.restore(json.loads(strict_json(detector)))
+            assert restored.params() == detector.params()
+            break
+    assert tried > 0
+
+
+def test_optional_parameters_are_stored_as_given() -> None:
+    """None defaults and lists keep their meaning: no resolved or sorted value replaces them."""
+    threshold = PersistenceThreshold(enter_level=5.0, exit_level=2.0)
+    assert threshold.params()["exit_level"] == 2.0
+    assert PersistenceThreshold(enter_level=5.0).params()["exit_level"] is None
+    calibrated = Calibrated(detector="cusum", detector_params={"side": "up"})
+    assert calibrated.params()["detector_params"] == {"side": "up"}
+    index = FundingStressIndex(lower_is_stress=["tga_usd_bn", "reserves_usd"])
+    assert index.params()["lower_is_stress"] == ["tga_usd_bn", "reserves_usd"]
+
+
+def test_params_are_copies_not_the_detectors_own_values() -> None:
+    index = FundingStressIndex(lower_is_stress=["reserves_usd"], min_scales={"spread_bp": 1.0})
+    index.params()["lower_is_stress"].append("spread_bp")
+    index.params()["min_scales"]["spread_bp"] = 9.0
+    assert index.params()["lower_is_stress"] == ["reserves_usd"]
+    assert index.params()["min_scales"] == {"spread_bp": 1.0}
 
 
 def test_docstring_documents_the_score_and_has_a_doctest(name: str) -> None:
@@ -154,6 +244,7 @@ def test_missing_and_non_numeric_values_neither_raise_nor_corrupt_state(name: st
         {"value": "n/a"},
         {"value": True},
         {"timestamp": stream[200]["timestamp"]},
+        {"timestamp": stream[200]["timestamp"], "calendar_quarter_end": 1.0},
     ]
     for x in bad_inputs:
         score = holed.score_one(x)
@@ -171,10 +262,10 @@ def test_missing_and_non_numeric_values_neither_raise_nor_corrupt_state(name: st
 def test_irregular_gaps_between_observations(name: str) -> None:
     rng = random.Random(3)
     day = dt.date(2019, 1, 1)
-    stream = []
+    stream: list[dict[str, Any]] = []
     for i in range(300):
         day += dt.timedelta(days=rng.choice([1, 1, 1, 3, 7, 30]) if i != 150 else 400)
-        stream.append({"value": rng.gauss(0.0, 1.0) + (10.0 if i > 200 else 0.0), "timestamp": stamp(day)})
+        stream.append(observation(day, rng.gauss(0.0, 1.0) + (10.0 if i > 200 else 0.0)))
     detector = REGISTRY[name]()
     results = run(detector, name, stream)
     assert all(math.isfinite(score) for score, _ in results)
@@ -183,10 +274,10 @@ def test_irregular_gaps_between_observations(name: str) -> None:
 
 def test_constant_series_never_alarms(name: str) -> None:
     day = dt.date(2021, 1, 4)
-    stream = []
+    stream: list[dict[str, Any]] = []
     while len(stream) < 300:
-        if day.weekday() < 5:
-            stream.append({"value": -10.0, "timestamp": stamp(day)})
+        if calendar.is_business_day(day):
+            stream.append(observation(day, -10.0))
         day += dt.timedelta(days=1)
     detector = REGISTRY[name]()
     results = run(detector, name, stream)
@@ -219,3 +310,44 @@ def test_state_stays_bounded_on_a_long_stream(name: str) -> None:
     size_mid = len(strict_json(detector))
     run(detector, name, stream[1500:])
     assert len(strict_json(detector)) <= 1.5 * size_mid + 2000
+
+
+def test_detectors_read_the_calendar_features_the_pipeline_writes() -> None:
+    assert CALENDAR_FEATURE_PREFIX == calendar.CALENDAR_FEATURE_PREFIX
+    day = dt.date(2019, 9, 16)
+    assert calendar_effects_of(observation(day, 1.0)) == calendar.calendar_effects(day)
+    assert calendar_effects_of({"value": 1.0, "calendar_month_end": 0.0}) == frozenset()
+
+
+def test_calendar_features_are_not_signals() -> None:
+    x = {"spread_bp": 3.0, "timestamp": stamp(dt.date(2019, 9, 30)), "calendar_quarter_end": 1.0}
+    assert signals_of(x) == {"spread_bp": 3.0}
+
+
+@pytest.mark.parametrize("name", [n for n in NAMES if REGISTRY[n].multivariate])
+def test_multivariate_detectors_see_no_signal_in_calendar_features_alone(name: str) -> None:
+    detector = REGISTRY[name]()
+    run(detector, name, synthetic_stream(200))
+    before = strict_json(detector)
+    only_calendar = {"timestamp": stamp(dt.date(2020, 12, 31)), "calendar_quarter_end": 1.0}
+    assert math.isnan(detector.score_one(only_calendar))
+    detector.learn_one(only_calendar)
+    assert strict_json(detector) == before
+
+
+def test_some_detectors_model_the_calendar() -> None:
+    assert {"robust_zscore", "bocpd"} <= set(CALENDAR_AWARE)
+
+
+@pytest.mark.parametrize("name", CALENDAR_AWARE)
+def test_calendar_aware_detector_scores_a_quarter_end_differently(name: str) -> None:
+    """The same print with ``calendar_quarter_end: 1.0`` is judged as a known effect; unaware, alike."""
+    stream = synthetic_stream(300)
+    spike = {"value": 40.0, "timestamp": stream[-1]["timestamp"] + 86400.0}
+    quarter_end = dict(spike, calendar_quarter_end=1.0)
+    cls: Any = REGISTRY[name]  # the parameter exists for these detectors, not on Detector
+    aware, unaware = cls(), cls(calendar_aware=False)
+    run(aware, name, stream)
+    run(unaware, name, stream)
+    assert aware.score_one(spike) != aware.score_one(quarter_end)
+    assert unaware.score_one(spike) == unaware.score_one(quarter_end)

@@ -9,7 +9,7 @@ import math
 import pytest
 
 from detectors import Adwin, Bocpd, FundingStressIndex, HalfSpaceTrees, RobustZScore
-from detectors._calendar import calendar_effects
+from foundation.calendar import calendar_effects, observation_at
 from foundation.catalogue import INDEX_SIGNAL, SIGNALS
 from streams.config import DEFAULTS
 
@@ -17,7 +17,7 @@ EPOCH = dt.date(1970, 1, 1)
 
 
 def x_of(day: dt.date, value: float) -> dict[str, float]:
-    return {"value": value, "timestamp": float((day - EPOCH).days * 86400)}
+    return observation_at(day, {"value": value})
 
 
 def alarm_days(detector: object, history: list[tuple[dt.date, float]]) -> list[dt.date]:
