@@ -239,19 +239,16 @@ class Archive:
         for row in self._db.execute(query, params):
             yield _print_from_row(row)
 
-    def pending(self, limit: int | None = None, *, include_replay: bool = False) -> list[Print]:
+    def pending(self) -> list[Print]:
         """Archived prints the broker has not acknowledged yet, in publication order.
 
-        History (``replay`` prints from ``plumbline fetch``) is left out unless ``include_replay``:
-        it reaches the topic only when asked for, through ``plumbline republish``.
+        History (``replay`` prints from ``plumbline fetch``) is left out: it reaches the topic only
+        when asked for, through ``plumbline republish``.
         """
         query = (
-            f"SELECT {_PRINT_COLUMNS} FROM prints WHERE produced_at IS NULL"
-            + ("" if include_replay else " AND replay = 0")
-            + " ORDER BY published_at, observation_date, series_id, vintage"
+            f"SELECT {_PRINT_COLUMNS} FROM prints WHERE produced_at IS NULL AND replay = 0"
+            " ORDER BY published_at, observation_date, series_id, vintage"
         )
-        if limit is not None:
-            query += f" LIMIT {int(limit)}"
         return [_print_from_row(row) for row in self._db.execute(query)]
 
     def mark_produced(self, records: Iterable[Print], at: dt.datetime | None = None) -> None:

@@ -156,17 +156,6 @@ class FetchResult:
         if line not in self.notes:
             self.notes.append(line)
 
-    def extend(self, other: FetchResult) -> None:
-        """Append another result (e.g. the next page)."""
-        self.prints.extend(other.prints)
-        self.dead_letters.extend(other.dead_letters)
-        for line in other.notes:
-            self.note(line)
-
-    def series(self) -> set[str]:
-        """Series ids with at least one print."""
-        return {p.series_id for p in self.prints}
-
 
 class Connector(abc.ABC):
     """One upstream source. Takes an ``httpx.Client``; everything about politeness is in ``http``.

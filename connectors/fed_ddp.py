@@ -5,9 +5,10 @@ A DDP CSV has six header rows (``Series Description``, ``Unit:``, ``Multiplier:`
 Unlike FRED, the unit is stated, so it is *read*: ``Millions of Dollars`` times the multiplier row
 gives USD, ``Percent:_Per_Year`` gives percent; anything else is refused as ``unit_mismatch``.
 
-DDP URLs name a saved package by an opaque hash, so :meth:`FedDataDownload.fetch_package` takes the
-query of a package the user downloaded once (see docs/connectors.md); plumbline's default route for
-H.4.1 and H.8 is FRED.
+This is a parser only: there is no live DDP connector. DDP download URLs name a saved package by an
+opaque hash that cannot be derived from the series, and the H.4.1 code below is unverified, so
+H.4.1 and H.8 are polled from FRED (see docs/connectors.md). Pass the text of a package CSV
+downloaded from the DDP site to :func:`parse_ddp_csv`.
 
 >>> text = '''"Series Description","Federal funds effective rate"
 ... "Unit:","Percent:_Per_Year"
@@ -28,16 +29,12 @@ import csv
 import datetime as dt
 import io
 from collections.abc import Mapping
-from typing import ClassVar
 
-import httpx
-
-from connectors.base import Connector, FetchResult, make_print, parse_value
-from connectors.clock import Clock
-from connectors.httpclient import HttpPolicy, PayloadError, SourceClient
+from connectors.base import FetchResult, make_print, parse_value
+from connectors.httpclient import PayloadError
 from foundation.catalogue import get_series
 
-__all__ = ["DDP_SERIES", "FedDataDownload", "parse_ddp_csv"]
+__all__ = ["DDP_SERIES", "parse_ddp_csv"]
 
 # DDP series code (the ``Time Period`` row) -> catalogue series. RIFSPFF_N.B and RIFLGFCY10_N.B are
 # confirmed by public fixtures; the H.4.1 / H.8 codes follow the DDP naming but are NOT verified
@@ -131,48 +128,3 @@ def parse_ddp_csv(
                 )
     result.prints.sort(key=lambda p: (p.observation_date, p.series_id))
     return result
-
-
-class FedDataDownload(Connector):
-    """Download a saved DDP package (``Output.aspx`` with the package's query) and parse it."""
-
-    source: ClassVar[str] = _SOURCE
-    default_base_url: ClassVar[str] = "https://www.federalreserve.gov/datadownload"
-
-    def __init__(
-        self,
-        client: httpx.Client,
-        *,
-        packages: Mapping[str, Mapping[str, str]] | None = None,
-        base_url: str | None = None,
-        policy: HttpPolicy | None = None,
-        clock: Clock | None = None,
-        http: SourceClient | None = None,
-    ) -> None:
-        super().__init__(client, base_url=base_url, policy=policy, clock=clock, http=http)
-        self.packages = {name: dict(query) for name, query in (packages or {}).items()}
-
-    def requests(self) -> tuple[str, ...]:
-        """The names of the configured packages."""
-        return tuple(self.packages)
-
-    def series_of(self, request: str) -> tuple[str, ...]:
-        """Unknown until downloaded: DDP packages are user-defined."""
-        return ()
-
-    def url(self) -> str:
-        """The DDP output endpoint."""
-        return f"{self.base_url}/Output.aspx"
-
-    def fetch(self, request: str, start: dt.date, end: dt.date) -> FetchResult:
-        """Download package ``request`` for ``start``..``end`` (``from``/``to`` as MM/DD/YYYY)."""
-        if request not in self.packages:
-            raise ValueError(f"fed_ddp: no package named {request!r}; configure its query first")
-        params = {
-            **self.packages[request], "from": start.strftime("%m/%d/%Y"), "to": end.strftime("%m/%d/%Y"),
-            "filetype": "csv", "label": "include", "layout": "seriescolumn",
-        }  # fmt: skip
-        response = self.http.get(self.url(), params=params)
-        result = parse_ddp_csv(response.text, result=self._new_result())
-        result.prints = [p for p in result.prints if start <= p.observation_date <= end]
-        return result

@@ -17,7 +17,7 @@ from pathlib import Path
 from foundation.catalogue import get_series, published_at
 from foundation.records import Print, RecordError
 
-__all__ = ["HistoryError", "iter_publication_order", "read_history"]
+__all__ = ["HistoryError", "Rejected", "iter_publication_order", "read_history"]
 
 MISSING_MARKERS = frozenset({"", ".", "NA", "N/A", "ND", "null", "NaN", "nan"})
 

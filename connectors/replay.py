@@ -12,6 +12,7 @@ series in neither is left out and reported in :attr:`ReplayPlan.sources` as ``mi
 
 An interrupted replay resumes: :class:`ReplayProgress` keeps, under the state directory, how many
 prints of a plan the broker has acknowledged, keyed by a hash of the window and series.
+:func:`plan_from_settings` and :class:`ResumableReplay` put these together for ``plumbline replay``.
 """
 
 from __future__ import annotations
@@ -26,13 +27,23 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Literal
 
-from connectors.archive import Archive
+from connectors.archive import Archive, default_archive_path
 from connectors.history import HistoryError, iter_publication_order, read_history
 from connectors.producer import PrintProducer
 from foundation.catalogue import get_series
 from foundation.records import Print
+from foundation.settings import Settings
 
-__all__ = ["ReplayPlan", "ReplayProgress", "Source", "plan_replay", "replay_id", "run_replay"]
+__all__ = [
+    "ReplayPlan",
+    "ReplayProgress",
+    "ResumableReplay",
+    "Source",
+    "plan_from_settings",
+    "plan_replay",
+    "replay_id",
+    "run_replay",
+]
 
 # Policy rates are step series: send a week before the window so the rate in force on its first day is known.
 _POLICY_LEAD_DAYS = 7
@@ -54,6 +65,16 @@ class ReplayPlan:
     def missing(self) -> list[str]:
         """Series asked for that neither the archive nor the data directory has."""
         return [series_id for series_id, source in self.sources.items() if source == "missing"]
+
+    @property
+    def found(self) -> list[str]:
+        """Series asked for that the archive or the data directory has."""
+        return [series_id for series_id, source in self.sources.items() if source != "missing"]
+
+    @property
+    def origins(self) -> list[str]:
+        """Where the prints come from: ``archive`` and/or ``data_dir``."""
+        return sorted({source for source in self.sources.values() if source != "missing"})
 
 
 def _first_day(series_id: str, start: dt.date) -> dt.date:
@@ -102,6 +123,19 @@ def plan_replay(
     if not collected and not skip_missing:
         raise HistoryError(f"no prints of {', '.join(series)} between {start} and {end}")
     return ReplayPlan(start, end, tuple(iter_publication_order(collected)), sources)
+
+
+def plan_from_settings(
+    settings: Settings, series: Sequence[str], start: dt.date, end: dt.date, *, skip_missing: bool = False
+) -> ReplayPlan:
+    """:func:`plan_replay` over ``PLUMBLINE_DATA_DIR`` and the connectors' archive, if there is one."""
+    path = default_archive_path(settings)
+    archive = Archive(path) if path.is_file() else None
+    try:
+        return plan_replay(settings.data_dir, series, start, end, archive=archive, skip_missing=skip_missing)
+    finally:
+        if archive is not None:
+            archive.close()
 
 
 def replay_id(plan: ReplayPlan) -> str:
@@ -207,3 +241,54 @@ def run_replay(
             flushed()
     flushed()
     return sent
+
+
+class ResumableReplay:
+    """Send a plan, saving progress after each acknowledged batch; a rerun resumes where it stopped.
+
+    ``restart`` forgets saved progress first. :attr:`complete` says whether there is nothing left to
+    send, :attr:`already_sent` how many prints an earlier run got acknowledged.
+    """
+
+    def __init__(self, settings: Settings, plan: ReplayPlan, *, restart: bool = False) -> None:
+        self.settings = settings
+        self.plan = plan
+        self.progress = ReplayProgress.load(settings.state_dir, plan)
+        if restart:
+            self.progress.clear()
+
+    @property
+    def complete(self) -> bool:
+        """Every print of the plan was acknowledged by an earlier run."""
+        return self.progress.done
+
+    @property
+    def already_sent(self) -> int:
+        """Prints acknowledged by earlier runs (skipped by :meth:`run`)."""
+        return self.progress.sent
+
+    def run(
+        self,
+        speed: float | None,
+        *,
+        on_progress: Callable[[int, Print | None], None] | None = None,
+        producer: PrintProducer | None = None,
+    ) -> int:
+        """Send the prints not sent yet; returns how many were sent now.
+
+        ``on_progress(done, latest)`` is called after each acknowledged batch with the number of the
+        plan's prints acknowledged so far (earlier runs included) and the last of them.
+        """
+        skipped = self.progress.sent
+        prints = self.plan.prints
+
+        def flushed(count: int) -> None:
+            done = skipped + count
+            self.progress.record(self.plan, done)
+            if on_progress is not None:
+                on_progress(done, prints[done - 1] if done else None)
+
+        if producer is not None:
+            return run_replay(producer, prints[skipped:], speed, on_flushed=flushed)
+        with PrintProducer(self.settings) as own:
+            return run_replay(own, prints[skipped:], speed, on_flushed=flushed)

@@ -31,7 +31,7 @@ from connectors.treasury import TreasuryDts
 from foundation.catalogue import SERIES, get_series
 from foundation.settings import Settings
 
-__all__ = ["Route", "SourceSet"]
+__all__ = ["Route", "SourceSet", "http_client"]
 
 # First date each upstream history is worth asking for (`plumbline fetch` starts here by default).
 _HISTORY_START: dict[str, dt.date] = {
@@ -47,6 +47,17 @@ _HISTORY_START: dict[str, dt.date] = {
 _FRED_HISTORY_START = dt.date(1954, 1, 1)
 # NY Fed rates can be revised the day they are published, around 14:30 New York time.
 _NYFED_REVISION_CHECK = dt.time(15, 0)
+_USER_AGENT = "plumbline (https://github.com/plumbline; docs/connectors.md)"
+
+
+def http_client(settings: Settings, transport: httpx.BaseTransport | None = None) -> httpx.Client:
+    """The one ``httpx.Client`` every connector shares (``transport`` lets tests serve from memory)."""
+    return httpx.Client(
+        transport=transport,
+        timeout=settings.http_timeout_seconds,
+        follow_redirects=True,
+        headers={"User-Agent": _USER_AGENT},
+    )
 
 
 @dataclasses.dataclass(frozen=True)

@@ -107,7 +107,6 @@ class Settings:
     fred_base_url: str = "https://fred.stlouisfed.org"
     fred_api_base_url: str = "https://api.stlouisfed.org"
     fiscaldata_base_url: str = "https://api.fiscaldata.treasury.gov/services/api/fiscal_service"
-    fed_ddp_base_url: str = "https://www.federalreserve.gov/datadownload"
 
     def __post_init__(self) -> None:
         if not self.bootstrap_servers:
@@ -162,7 +161,7 @@ class Settings:
         if self.poll_lookback_days < 0:
             raise SettingsError(f"{_env_name('poll_lookback_days')}: must not be negative")
         for name in (
-            "nyfed_base_url", "fred_base_url", "fred_api_base_url", "fiscaldata_base_url", "fed_ddp_base_url",
+            "nyfed_base_url", "fred_base_url", "fred_api_base_url", "fiscaldata_base_url",
         ):  # fmt: skip
             if not str(getattr(self, name)).startswith(("http://", "https://")):
                 raise SettingsError(f"{_env_name(name)}: {getattr(self, name)!r} is not an http(s) URL")

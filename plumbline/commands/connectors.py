@@ -3,14 +3,14 @@
 ``run`` polls every route once at start (catching up what was published while it was down), then
 around each series' release time; every accepted print is archived before it is produced to the
 prints topic. ``--once`` polls everything once and exits (cron-style). SIGINT / SIGTERM stop it
-between two polls. ``schedule`` shows when each route will next be polled.
+between two polls. ``schedule`` shows when each route will next be polled. The work is done by
+:mod:`connectors.service`; this module parses, calls and prints.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
-import signal
 import sys
 import threading
 from typing import Any
@@ -61,81 +61,36 @@ def run(
     stop: threading.Event | None = None,
 ) -> int:
     """Run ``plumbline connectors ACTION``; ``transport`` and ``stop`` are for tests."""
-    from connectors.archive import Archive, default_archive_path
-    from connectors.clock import SystemClock
-    from connectors.poller import Poller, PollPolicy
-    from connectors.publisher import Publisher, kafka_producer_factory
-    from connectors.schedule import latest_due
-    from connectors.sources import SourceSet
+    from connectors.service import ConnectorService, NoLiveSource
     from foundation.catalogue import UnknownSeriesError
 
-    stop = stop or threading.Event()
-    clock = SystemClock(stop)
-    client = httpx.Client(transport=transport, timeout=settings.http_timeout_seconds, follow_redirects=True)
-    with client:
-        sources = SourceSet.from_settings(settings, client, clock)
-        try:
-            routes = sources.routes_for(args.series)
-        except UnknownSeriesError as exc:
-            print(f"plumbline connectors: {exc}", file=sys.stderr)
-            return 2
-        if not routes:
-            print(f"plumbline connectors: no live source for {', '.join(args.series)}", file=sys.stderr)
-            return 2
-        with Archive.open(settings) as archive:
-            factory = None if getattr(args, "no_produce", False) else kafka_producer_factory(settings)
-            publisher = Publisher(archive, factory, say=_say)
-            if args.action == "schedule":
-                now = args.at or clock.now()
-                poller = Poller(
-                    sources, publisher, clock, routes=routes, policy=PollPolicy.from_settings(settings)
+    try:
+        service = ConnectorService(
+            settings, args.series, produce=not getattr(args, "no_produce", False),
+            transport=transport, stop=stop, say=_say,
+        )  # fmt: skip
+    except (UnknownSeriesError, NoLiveSource) as exc:
+        print(f"plumbline connectors: {exc}", file=sys.stderr)
+        return 2
+    with service:
+        if args.action == "schedule":
+            for entry in service.schedule(args.at):
+                state = (
+                    "" if entry.latest_due is None else (" (archived)" if entry.archived else " (missing)")
                 )
-                for route, next_at in poller.plan(now):
-                    due = latest_due(route.primary, now)
-                    have = due is not None and archive.has(route.primary, due)
-                    state = "" if due is None else (" (archived)" if have else " (missing)")
-                    print(
-                        f"{route.name:<22} next poll {next_at:%Y-%m-%d %H:%M} UTC; "
-                        f"latest due {due or '-'}{state}"
-                    )
-                return 0
-            poller = Poller(
-                sources,
-                publisher,
-                clock,
-                routes=routes,
-                policy=PollPolicy.from_settings(settings),
-                say=_say,
-                stop=stop,
-            )
-            target = "nowhere (--no-produce)" if factory is None else settings.topic_prints
-            archive_path = default_archive_path(settings)
-            _say(f"plumbline connectors: {len(routes)} routes, archive {archive_path}, prints to {target}")
-            try:
-                if args.once:
-                    records = poller.poll_all_once()
-                    failed = [r for r in records if r.outcome != "ok"]
-                    return 1 if failed else 0
-                previous = _install_stop_handlers(stop)
-                try:
-                    poller.run()
-                finally:
-                    _restore_handlers(previous)
-            finally:
-                publisher.close()
+                print(
+                    f"{entry.route:<22} next poll {entry.next_poll:%Y-%m-%d %H:%M} UTC; "
+                    f"latest due {entry.latest_due or '-'}{state}"
+                )
+            return 0
+        target = service.target or "nowhere (--no-produce)"
+        _say(
+            f"plumbline connectors: {len(service.routes)} routes, archive {service.archive_path}, "
+            f"prints to {target}"
+        )
+        if args.once:
+            failed = [record for record in service.poll_once() if record.outcome != "ok"]
+            return 1 if failed else 0
+        service.run()
     _say("plumbline connectors: stopped")
     return 0
-
-
-def _install_stop_handlers(stop: threading.Event) -> dict[int, Any]:
-    previous: dict[int, Any] = {}
-    if threading.current_thread() is not threading.main_thread():
-        return previous  # signal handlers can only be set from the main thread (tests run it elsewhere)
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        previous[signum] = signal.signal(signum, lambda *_: stop.set())
-    return previous
-
-
-def _restore_handlers(previous: dict[int, Any]) -> None:
-    for signum, handler in previous.items():
-        signal.signal(signum, handler)

@@ -4,20 +4,20 @@ Each series comes from the connectors' archive when it holds it (the vintage fir
 publication time), else from the data directory. Every print carries the replay flag, so its alerts
 carry ``replay="true"`` and page nobody. Progress is saved under ``<state_dir>/replays/`` after each
 acknowledged batch: running the same command again resumes where an interrupted replay stopped
-(``--restart`` starts over).
+(``--restart`` starts over). The work is done by :mod:`connectors.replay`; this module parses, calls
+and prints.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-import time
-from typing import Any, TextIO
+from typing import Any
 
 from foundation.settings import Settings
 from plumbline.commands._args import iso_date
 
-__all__ = ["ProgressBar", "register", "run"]
+__all__ = ["register", "run"]
 
 
 def _speed(text: str) -> float | None:
@@ -53,60 +53,25 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=run)
 
 
-class ProgressBar:
-    """A one-line progress bar on stderr, redrawn at most every ``interval`` seconds."""
-
-    def __init__(
-        self, total: int, stream: TextIO | None = None, width: int = 30, interval: float = 0.2
-    ) -> None:
-        self.total = max(total, 1)
-        self.stream = stream or sys.stderr
-        self.width = width
-        self.interval = interval
-        self._tty = bool(getattr(self.stream, "isatty", lambda: False)())
-        self._drawn = 0.0
-
-    def update(self, done: int, label: str = "", force: bool = False) -> None:
-        """Show ``done`` of ``total``; off a terminal only forced updates are written (short logs)."""
-        now = time.monotonic()
-        if not force and (not self._tty or now - self._drawn < self.interval):
-            return
-        self._drawn = now
-        filled = self.width * min(done, self.total) // self.total
-        line = f"[{'#' * filled}{'.' * (self.width - filled)}] {done}/{self.total} {label}"
-        self.stream.write(f"\r\x1b[K{line}" if self._tty else f"{line}\n")
-        self.stream.flush()
-
-    def close(self) -> None:
-        """End the bar's line."""
-        if self._tty:
-            self.stream.write("\n")
-            self.stream.flush()
-
-
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    from connectors.archive import Archive, default_archive_path
     from connectors.history import HistoryError
-    from connectors.producer import PrintProducer
-    from connectors.replay import ReplayPlan, ReplayProgress, plan_replay, run_replay
+    from connectors.replay import ResumableReplay, plan_from_settings
     from foundation.catalogue import UnknownSeriesError
+    from foundation.records import Print
     from offline.evaluation import SIGNAL_SERIES
+    from plumbline.commands._progress import ProgressBar
 
     if args.end < args.start:
         print("plumbline replay: --to is before --from", file=sys.stderr)
         return 2
-    series = list(args.series or SIGNAL_SERIES)
-    archive_path = default_archive_path(settings)
     try:
-        archive = Archive(archive_path) if archive_path.is_file() else None
-        try:
-            plan: ReplayPlan = plan_replay(
-                settings.data_dir, series, args.start, args.end, archive=archive,
-                skip_missing=args.series is None,
-            )  # fmt: skip
-        finally:
-            if archive is not None:
-                archive.close()
+        plan = plan_from_settings(
+            settings,
+            list(args.series or SIGNAL_SERIES),
+            args.start,
+            args.end,
+            skip_missing=args.series is None,
+        )
     except (HistoryError, UnknownSeriesError) as exc:
         print(f"plumbline replay: {exc}", file=sys.stderr)
         return 1
@@ -114,31 +79,23 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         print(
             f"plumbline replay: no {series_id} in the archive or the data directory; skipped", file=sys.stderr
         )
-    progress = ReplayProgress.load(settings.state_dir, plan)
-    if args.restart:
-        progress.clear()
-    if progress.done:
-        print(f"replay of {args.start} .. {args.end} already complete ({progress.sent} prints); "
+    replay = ResumableReplay(settings, plan, restart=args.restart)
+    if replay.complete:
+        print(f"replay of {args.start} .. {args.end} already complete ({replay.already_sent} prints); "
               "--restart sends it again")  # fmt: skip
         return 0
-    skipped = progress.sent
-    if skipped:
-        print(f"resuming after {skipped} of {len(plan.prints)} prints already sent", file=sys.stderr)
-    bar = ProgressBar(len(plan.prints))
-    last_shown = [skipped]
-
-    def flushed(count: int) -> None:
-        progress.record(plan, skipped + count)
-        bar.update(
-            skipped + count, plan.prints[skipped + count - 1].observation_date.isoformat() if count else ""
+    if replay.already_sent:
+        print(
+            f"resuming after {replay.already_sent} of {len(plan.prints)} prints already sent", file=sys.stderr
         )
-        last_shown[0] = skipped + count
 
-    with PrintProducer(settings) as producer:
-        sent = run_replay(producer, plan.prints[skipped:], args.speed, on_flushed=flushed)
-    bar.update(last_shown[0], "done", force=True)
-    bar.close()
-    sources = sorted({source for source in plan.sources.values() if source != "missing"})
-    print(f"replayed {sent} prints of {len(plan.sources) - len(plan.missing)} series from {args.start} to "
-          f"{args.end} ({' and '.join(sources)}) onto {settings.topic_prints}")  # fmt: skip
+    with ProgressBar(len(plan.prints), desc="replay", unit="print", initial=replay.already_sent) as bar:
+
+        def show(done: int, latest: Print | None) -> None:
+            bar.advance_to(done, latest.observation_date.isoformat() if latest else "")
+
+        sent = replay.run(args.speed, on_progress=show)
+        bar.close("done")
+    print(f"replayed {sent} prints of {len(plan.found)} series from {args.start} to "
+          f"{args.end} ({' and '.join(plan.origins)}) onto {settings.topic_prints}")  # fmt: skip
     return 0

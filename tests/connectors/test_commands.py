@@ -1,10 +1,11 @@
-"""`plumbline fetch` (live, --data-dir, no network), `connectors schedule`, the public surface."""
+"""`plumbline fetch` (live, --data-dir, offline), `connectors schedule`, progress output, public surface."""
 
 from __future__ import annotations
 
 import importlib
 import inspect
 import io
+import re
 import subprocess
 import sys
 from collections.abc import Callable
@@ -21,11 +22,13 @@ from foundation.settings import Settings, load_settings
 from plumbline.cli import build_parser
 from plumbline.commands import connectors as connectors_command
 from plumbline.commands import fetch
+from plumbline.commands._progress import ProgressBar
 
 CONNECTOR_MODULES = (
     "connectors.archive", "connectors.base", "connectors.clock", "connectors.fed_ddp", "connectors.fred",
-    "connectors.httpclient", "connectors.nyfed", "connectors.poller", "connectors.publisher",
-    "connectors.schedule", "connectors.sources", "connectors.treasury",
+    "connectors.history", "connectors.httpclient", "connectors.ingest", "connectors.nyfed",
+    "connectors.poller", "connectors.producer", "connectors.publisher", "connectors.replay",
+    "connectors.schedule", "connectors.service", "connectors.sources", "connectors.treasury",
 )  # fmt: skip
 
 
@@ -114,23 +117,65 @@ def test_fetch_live_pulls_each_route_into_the_archive_with_progress(
         assert archive.pending() == []  # fetched history is not produced by `connectors run`
     assert counts["SOFR"] == 3 and counts["SOFRVOL"] == 3 and counts["RRPONTSYD"] == 1
     assert counts["WRESBAL"] == 2 and counts["TGA_DTS_CLOSE"] == 2
-    assert "nyfed:SOFR: 18 new" in captured.err  # one finished line per route on a non-terminal
-    assert "[##############################]" in captured.err
+    # Off a terminal: no bar, one line per finished route, "[requests done/total] route: counts".
+    lines = captured.err.splitlines()
+    assert len(lines) == 4 and all(re.fullmatch(r"\[\d+/\d+\] \S+: \d+ new, .*", line) for line in lines)
+    assert any(line.startswith("[") and "] nyfed:SOFR: 18 new" in line for line in lines)
+    done, total = lines[-1][1:].split("]")[0].split("/")
+    assert done == total
+    assert "\r" not in captured.err and "\x1b" not in captured.err
     assert paths.count("/graph/fredgraph.csv") == 1  # FRED returns the whole range at once
 
 
-def test_progress_bar_redraws_one_line_on_a_terminal() -> None:
-    class Terminal(io.StringIO):
-        def isatty(self) -> bool:
-            return True
+def test_fetch_reports_a_failed_route_and_goes_on_with_the_others(
+    tmp_path: Path, sample: Callable[[str], str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    def upstream(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/api/rates/secured/sofr/search.json":
+            return httpx.Response(200, text=sample("nyfed_api_rates_secured_sofr_search.json"))
+        if request.url.path == "/graph/fredgraph.csv":
+            return httpx.Response(403, text="forbidden")  # not retried
+        return httpx.Response(200, text="ok")  # the network probes
 
-    stream = Terminal()
-    progress = fetch.Progress(4, stream, width=8)
-    progress.step("SOFR 2025")
-    progress.step("SOFR 2026", "nyfed:SOFR: 10 new")
-    progress.close()
+    settings = _settings(tmp_path)
+    args = _args("fetch", "--series", "SOFR", "WRESBAL", "--since", "2025-10-01")
+    assert fetch.run(args, settings, transport=httpx.MockTransport(upstream)) == 1
+    captured = capsys.readouterr()
+    assert "fred:WRESBAL: FAILED at 2025-10-01.." in captured.err and "HTTP 403" in captured.err
+    assert "plumbline fetch: failed: fred:WRESBAL (see the lines above); run again to retry" in captured.err
+    assert "plumbline fetch: 18 new prints" in captured.out
+    with Archive.open(settings) as archive:
+        assert archive.counts()["SOFR"] == 3 and "WRESBAL" not in archive.counts()
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_bar_is_a_live_tqdm_bar_on_a_terminal() -> None:
+    stream = _Terminal()
+    with ProgressBar(None, desc="fetch", unit="request", stream=stream, mininterval=0) as bar:
+        assert stream.getvalue() == ""  # no bar before its total is known
+        bar.advance_to(1, "nyfed:SOFR 2025", total=4)
+        bar.advance_to(2, "nyfed:SOFR 2026", total=4)
+        bar.line("nyfed:SOFR: 10 new")
+        bar.advance_to(4, "fred:WRESBAL 1954")
+        bar.close("done")
     text = stream.getvalue()
-    assert "\r\x1b[K[####....] 2/4 SOFR 2026" in text and "nyfed:SOFR: 10 new\n" in text
+    assert "\r" in text  # redrawn in place
+    assert "2/4" in text and "nyfed:SOFR 2026" in text and "4/4" in text and "done" in text
+    assert "nyfed:SOFR: 10 new\n" in text  # a finished line is printed whole, above the bar
+
+
+def test_progress_bar_off_a_terminal_writes_only_whole_lines() -> None:
+    stream = io.StringIO()
+    with ProgressBar(3, desc="replay", unit="print", initial=1, stream=stream) as bar:
+        bar.advance_to(2, "2019-09-17")
+        bar.line("nyfed:SOFR: 10 new")
+        bar.advance_to(3, "2019-09-18", total=5)
+        bar.close("done")
+    assert stream.getvalue() == "[2/3] nyfed:SOFR: 10 new\n[3/5] done\n"
 
 
 def test_fetch_rejects_an_unknown_series(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -148,6 +193,19 @@ def test_connectors_schedule_shows_the_next_publication_aware_poll(
         "nyfed:SOFR             next poll 2019-09-18 12:00 UTC; latest due 2019-09-16 (missing)",
         "fred:WRESBAL           next poll 2019-09-19 20:30 UTC; latest due 2019-09-11 (missing)",
     ]
+
+
+def test_connectors_refuse_series_without_a_live_source_or_unknown(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert (
+        connectors_command.run(_args("connectors", "run", "--series", "JP_POLICY"), _settings(tmp_path)) == 2
+    )
+    assert capsys.readouterr().err == "plumbline connectors: no live source for JP_POLICY\n"
+    assert (
+        connectors_command.run(_args("connectors", "schedule", "--series", "NOPE"), _settings(tmp_path)) == 2
+    )
+    assert "unknown series 'NOPE'" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("module_name", CONNECTOR_MODULES)
@@ -169,6 +227,7 @@ def test_connectors_never_import_detectors_or_streams() -> None:
         "import sys\n"
         + "".join(f"import {m}\n" for m in CONNECTOR_MODULES)
         + "import plumbline.commands.fetch, plumbline.commands.connectors, plumbline.commands.republish\n"
+        "import plumbline.commands.replay\n"
         "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('detectors', 'streams', 'faust'))\n"
         "assert not bad, bad\n"
     )

@@ -1,4 +1,4 @@
-"""FRED CSV / API / ALFRED, Treasury DTS and Fed DDP connectors, from payloads in the documented shapes."""
+"""FRED CSV / API / ALFRED and Treasury DTS connectors, the Fed DDP parser: payloads in documented shapes."""
 
 from __future__ import annotations
 
