@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 DATA_DIR ?= $(abspath ../shared/data/series)
 export PLUMBLINE_DATA_DIR ?= $(DATA_DIR)
 
-.PHONY: install system-deps browser-deps demo test test-fast lint typecheck check bench clean
+.PHONY: install system-deps browser-deps demo test test-fast lint typecheck check bench generate clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -53,6 +53,11 @@ check: lint typecheck test
 
 bench: install
 	$(PY) -m benchmarks
+
+# Rewrite every document computed from the data (docs/detectors.md and docs/backtest.md sections,
+# deploy/prometheus/BACKTEST.md); tests/test_generated_documents.py fails while one is stale.
+generate: $(VENV)/.installed
+	$(VENV)/bin/plumbline generate
 
 clean:
 	-$(VENV)/bin/plumbline stack down

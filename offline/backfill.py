@@ -1,7 +1,8 @@
 """Backfill Prometheus with history: the worker's metrics over past dates, as TSDB blocks.
 
 The window is run through the in-process engine (:mod:`offline.backtest`); the funding-state
-metrics a worker exports (docs/metrics.md: ``plumbline_series_value``, ``plumbline_signal_value``,
+metrics a worker exports (their names, help texts and labels are the worker's own, from
+:mod:`streams.metrics`: ``plumbline_series_value``, ``plumbline_signal_value``,
 ``plumbline_detector_score`` / ``_alarm`` / ...) are written as OpenMetrics text, one sample per
 series per ``step`` (default a day, at 00:00 UTC), each holding the newest observation dated on or
 before it, exactly what a worker would show for that date. Detector metrics carry
@@ -17,6 +18,7 @@ number of days; ``--step 1h`` gives hourly samples (24 times the size) for finer
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import datetime as dt
 import math
 import shutil
@@ -27,8 +29,20 @@ from pathlib import Path
 from typing import TextIO
 
 from foundation.calendar import timestamp_of_date
-from foundation.catalogue import RESERVES_RATE, SERIES, SIGNALS
+from foundation.catalogue import INDEX_SIGNAL, RESERVES_RATE, SERIES, SIGNALS
 from offline.backtest import BacktestResult
+from streams.metrics import (
+    DETECTOR_ALARM,
+    DETECTOR_ALARM_START,
+    DETECTOR_METRICS,
+    DETECTOR_OBSERVATION_TIME,
+    DETECTOR_SCORE,
+    SERIES_OBSERVATION_TIME,
+    SERIES_VALUE,
+    SIGNAL_OBSERVATION_TIME,
+    SIGNAL_VALUE,
+    MetricSpec,
+)
 
 __all__ = ["BackfillError", "BackfillSummary", "create_blocks", "write_openmetrics"]
 
@@ -40,22 +54,20 @@ class BackfillError(RuntimeError):
     """promtool is missing or failed; the message says what to do."""
 
 
+@dataclasses.dataclass
 class BackfillSummary:
-    """How many series and samples a backfill wrote, and over which time range."""
+    """How many series (with at least one sample) and samples a backfill wrote."""
 
-    def __init__(self) -> None:
-        self.series = 0
-        self.samples = 0
-        self.first: float = math.inf
-        self.last: float = -math.inf
+    series: int = 0
+    samples: int = 0
 
 
 def _escape(value: str) -> str:
     return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
-def _labels(labels: dict[str, str]) -> str:
-    return "{" + ",".join(f'{k}="{_escape(v)}"' for k, v in labels.items()) + "}"
+def _labels(names: tuple[str, ...], values: tuple[str, ...]) -> str:
+    return "{" + ",".join(f'{k}="{_escape(v)}"' for k, v in zip(names, values, strict=True)) + "}"
 
 
 def _grid(start: dt.date, end: dt.date, step_seconds: int) -> list[float]:
@@ -78,17 +90,15 @@ class _Writer:
     def __init__(self, handle: TextIO, grid: list[float], summary: BackfillSummary) -> None:
         self.handle, self.grid, self.summary = handle, grid, summary
 
-    def family(self, name: str, help_text: str) -> None:
-        self.handle.write(f"# HELP {name} {help_text}\n# TYPE {name} gauge\n")
+    def family(self, spec: MetricSpec) -> None:
+        self.handle.write(f"# HELP {spec.name} {spec.help}\n# TYPE {spec.name} {spec.type}\n")
 
-    def series(self, name: str, labels: dict[str, str], points: dict[dt.date, float]) -> None:
-        text = _labels(labels)
+    def series(self, spec: MetricSpec, labels: tuple[str, ...], points: dict[dt.date, float]) -> None:
+        text = _labels(spec.labels, labels)
         wrote = False
         for moment, value in _held(points, self.grid):
-            self.handle.write(f"{name}{text} {value!r} {moment:.0f}\n")
+            self.handle.write(f"{spec.name}{text} {value!r} {moment:.0f}\n")
             self.summary.samples += 1
-            self.summary.first = min(self.summary.first, moment)
-            self.summary.last = max(self.summary.last, moment)
             wrote = True
         self.summary.series += wrote
 
@@ -105,63 +115,51 @@ def write_openmetrics(result: BacktestResult, path: Path, step_seconds: int = 86
             by_series.setdefault(record.series_id, {})[record.observation_date] = record.value
     with path.open("w") as handle:
         out = _Writer(handle, grid, summary)
-        out.family("plumbline_series_value", "Newest print of each series (canonical unit)")
+        out.family(SERIES_VALUE)
         for series_id, points in sorted(by_series.items()):
-            out.series(
-                "plumbline_series_value", {"series": series_id, "unit": SERIES[series_id].unit}, points
-            )
-        out.family("plumbline_series_observation_timestamp_seconds", "Observation date of the newest print")
+            out.series(SERIES_VALUE, (series_id, SERIES[series_id].unit), points)
+        out.family(SERIES_OBSERVATION_TIME)
         for series_id, points in sorted(by_series.items()):
-            stamps = {d: timestamp_of_date(d) for d in points}
-            out.series("plumbline_series_observation_timestamp_seconds", {"series": series_id}, stamps)
+            out.series(SERIES_OBSERVATION_TIME, (series_id,), {d: timestamp_of_date(d) for d in points})
         signals = {
             signal_id: {stamp.date(): float(v) for stamp, v in series.values.items()}
             for signal_id, series in result.signals.items()
         }
         index = {
-            s.observation_date: s.value for s in result.run.signals if s.signal_id == "funding_stress_index"
+            s.observation_date: s.value
+            for s in result.run.signals
+            if s.signal_id == INDEX_SIGNAL and result.start <= s.observation_date <= result.end
         }
-        index = {d: v for d, v in index.items() if result.start <= d <= result.end}
         if index:
-            signals["funding_stress_index"] = index
-        out.family("plumbline_signal_value", "Newest value of each derived signal")
+            signals[INDEX_SIGNAL] = index
+        out.family(SIGNAL_VALUE)
         for signal_id, points in sorted(signals.items()):
-            out.series(
-                "plumbline_signal_value", {"signal": signal_id, "unit": SIGNALS[signal_id].unit}, points
-            )
-        out.family(
-            "plumbline_signal_observation_timestamp_seconds", "Observation date of the newest signal value"
-        )
+            out.series(SIGNAL_VALUE, (signal_id, SIGNALS[signal_id].unit), points)
+        out.family(SIGNAL_OBSERVATION_TIME)
         for signal_id, points in sorted(signals.items()):
-            stamps = {d: timestamp_of_date(d) for d in points}
-            out.series("plumbline_signal_observation_timestamp_seconds", {"signal": signal_id}, stamps)
+            out.series(SIGNAL_OBSERVATION_TIME, (signal_id,), {d: timestamp_of_date(d) for d in points})
         keys = sorted(result.scores)
-        families = (
-            ("plumbline_detector_score", "Score of the newest observation"),
-            ("plumbline_detector_alarm", "1 while the alarm is on"),
-            ("plumbline_detector_observation_timestamp_seconds", "Observation date last learned"),
-            ("plumbline_detector_alarm_start_timestamp_seconds",
-             "First observation date of the current alarm episode (absent when off)"),
-        )  # fmt: skip
-        for name, help_text in families:
-            out.family(name, help_text)
+        for spec in DETECTOR_METRICS:
+            out.family(spec)
             for signal_id, detector in keys:
-                labels = {"signal": signal_id, "detector": detector, "replay": "true"}
-                points = _detector_points(result, (signal_id, detector), name)
-                out.series(name, labels, points)
+                points = _detector_points(result, (signal_id, detector), spec)
+                out.series(spec, (signal_id, detector, "true"), points)
         handle.write("# EOF\n")
     return summary
 
 
-def _detector_points(result: BacktestResult, key: tuple[str, str], metric: str) -> dict[dt.date, float]:
+def _detector_points(
+    result: BacktestResult, key: tuple[str, str], metric: MetricSpec
+) -> dict[dt.date, float]:
     scores = {d: v for d, v in result.scores.get(key, {}).items() if result.start <= d <= result.end}
     alarms = result.alarms.get(key, {})
-    if metric == "plumbline_detector_score":
+    if metric == DETECTOR_SCORE:
         return {d: 0.0 if math.isnan(v) else v for d, v in scores.items()}
-    if metric == "plumbline_detector_alarm":
+    if metric == DETECTOR_ALARM:
         return {d: 1.0 if alarms.get(d) else 0.0 for d in scores}
-    if metric == "plumbline_detector_observation_timestamp_seconds":
+    if metric == DETECTOR_OBSERVATION_TIME:
         return {d: timestamp_of_date(d) for d in scores}
+    assert metric == DETECTOR_ALARM_START
     # Alarm start: held while on; NaN (no sample) while off, as the live gauge is absent then.
     out: dict[dt.date, float] = {}
     started: dt.date | None = None

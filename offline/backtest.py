@@ -4,8 +4,9 @@ The prints come from the connectors' archive (first vintage, at its publication 
 directory, exactly as ``plumbline replay`` would send them (:func:`connectors.replay.plan_replay`),
 and go through :func:`streams.inprocess.run_in_process` with the worker's detector plan
 (``streams/config.py``), so a streaming replay of the same window raises the same alerts. Each
-detector's alarm history is scored with ``plumbline/evaluation.py`` (episodes of DOMAIN.md, lead or
-lag in business days, false alarms per year in the calm stretch) next to the dummy baselines.
+detector's alarm history is scored with :mod:`offline.evaluation` (the episodes of
+``foundation/episodes.py``, lead or lag in business days, false alarms per year in the calm
+stretch) next to the dummy baselines.
 """
 
 from __future__ import annotations
@@ -19,9 +20,8 @@ from pathlib import Path
 
 from connectors.archive import Archive, default_archive_path
 from connectors.replay import ReplayPlan, plan_replay
-from foundation.calendar import business_days_between
 from foundation.catalogue import DERIVED_SIGNALS
-from foundation.episodes import CALM_STRETCH, EPISODES
+from foundation.episodes import EPISODES
 from foundation.records import Alert
 from foundation.settings import Settings
 from offline.evaluation import (
@@ -30,8 +30,10 @@ from offline.evaluation import (
     SignalSeries,
     alarms_by_detector,
     baseline_rows,
+    overlaps,
     score_alarms,
     signal_series,
+    spans_calm_stretch,
 )
 from streams.config import DetectorSpec, detector_plan
 from streams.inprocess import InProcessRun, run_in_process
@@ -72,12 +74,12 @@ class BacktestResult:
     @property
     def covers_calm_stretch(self) -> bool:
         """Whether the window spans the calm stretch (else its false-alarm rate means nothing)."""
-        return self.start <= CALM_STRETCH[0] and self.end >= CALM_STRETCH[1]
+        return spans_calm_stretch(self.start, self.end)
 
     def episode_in_window(self, episode_id: str) -> bool:
         """Whether an episode overlaps the window."""
         episode = next(e for e in EPISODES if e.id == episode_id)
-        return episode.start <= self.end and episode.end >= self.start
+        return overlaps(episode, self.start, self.end)
 
 
 def load_plan(
@@ -145,8 +147,7 @@ def data_notes(result: BacktestResult) -> list[str]:
         if (result.end - days[-1]).days > _LATE_START_DAYS:
             notes.append(f"{definition.id}: last value on {days[-1]} (the data ends there)")
         for first, last in series.holes:
-            if business_days_between(first, last) > 10:
-                notes.append(f"{definition.id}: no data {first} .. {last} (hole in the data); skipped")
+            notes.append(f"{definition.id}: no data {first} .. {last} (hole in the data); skipped")
     return notes
 
 

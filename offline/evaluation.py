@@ -1,17 +1,18 @@
 """Backtest of the detectors on real history: derived funding signals, episodes, calm stretches.
 
-``plumbline evaluate`` runs every candidate detector over every funding signal that can be derived
-from the data directory, in date order. The signals come from the one in-process engine
-(``streams/inprocess.py``: the very objects the worker runs, fed in publication order, so no
-look-ahead); the default detectors' alarms are the ones that engine raised, the composite index
-included; every other candidate learns the same signal series in date order, and its alarm state
-after each observation is what counts (the same decision the worker exports). For each run it
-reports, per episode (``foundation/episodes.py``), whether an alarm was on in the detection window
-and its lead (negative) or lag in business days from the episode start, and the number of alarm
-onsets per year in the calm stretch. ``plumbline backtest`` scores its
-alarms with the same functions.
+``plumbline evaluate`` runs every candidate detector over every funding signal with a stress
+profile in the catalogue that can be derived from the data directory, in date order. The signals
+come from the one in-process engine (``streams/inprocess.py``: the very objects the worker runs,
+fed in publication order, so no look-ahead); the default detectors' alarms are the ones that
+engine raised, the composite index included; every other candidate learns the same signal series
+in date order, and its alarm state after each observation is what counts (the same decision the
+worker exports). For each run it reports, per episode (``foundation/episodes.py``), whether an
+alarm was on in the detection window and its lead (negative) or lag in business days from the
+episode start, and the number of alarm onsets per year in the calm stretch. ``plumbline backtest``
+scores its alarms with the same functions, and both show them with :func:`episode_table`.
 
-The result is a markdown table, written between markers into ``docs/detectors.md``.
+The result is a markdown table, written between markers into ``docs/detectors.md`` (by
+``plumbline generate``, with the other generated documents, or by ``plumbline evaluate`` alone).
 """
 
 from __future__ import annotations
@@ -31,19 +32,21 @@ from connectors.replay import plan_replay
 from detectors import Detector
 from foundation.calendar import (
     business_days_between,
-    calendar_features,
     is_business_day,
     next_business_day,
+    observation_at,
     previous_business_day,
-    timestamp_of_date,
 )
 from foundation.catalogue import DERIVED_SIGNALS, INDEX_SIGNAL, SIGNALS, get_series
-from foundation.episodes import CALM_STRETCH, EPISODES
+from foundation.episodes import CALM_STRETCH, EPISODES, Episode
 from foundation.records import Print, Signal
 from streams.config import DEFAULTS, DetectorSpec
 from streams.inprocess import InProcessRun, run_in_process
 
 __all__ = [
+    "EVALUATED_SIGNALS",
+    "GENERATED_BEGIN",
+    "GENERATED_END",
     "SIGNAL_SERIES",
     "EvaluationResult",
     "Row",
@@ -52,18 +55,25 @@ __all__ = [
     "baseline_rows",
     "candidates",
     "default_plan",
-    "engine_signals",
+    "detection_window_start",
+    "episode_table",
     "evaluate",
     "history_prints",
+    "markdown_table",
+    "overlaps",
     "render_markdown",
+    "replace_generated_section",
+    "score_alarms",
     "signal_series",
+    "spans_calm_stretch",
     "write_generated_section",
 ]
 
 START = dt.date(2018, 1, 1)
 DETECTION_LEAD_BUSINESS_DAYS = 10
-GENERATED_BEGIN = "<!-- BEGIN GENERATED: plumbline evaluate -->"
-GENERATED_END = "<!-- END GENERATED: plumbline evaluate -->"
+#: The markers around every generated section of a hand-written document (``plumbline generate``).
+GENERATED_BEGIN = "<!-- BEGIN GENERATED: plumbline generate -->"
+GENERATED_END = "<!-- END GENERATED: plumbline generate -->"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -71,7 +81,6 @@ class SignalSeries:
     """One derived signal: values by observation date, and where the data has holes."""
 
     id: str
-    description: str
     frequency: str
     values: pd.Series
     holes: tuple[tuple[dt.date, dt.date], ...] = ()
@@ -121,7 +130,7 @@ def signal_series(
         holes = _holes(series) if frequency == "daily" else ()
         for first, last in holes:
             notes.append(f"{signal_id}: no data {first} .. {last} (hole in the copy); those days are skipped")
-        out[signal_id] = SignalSeries(signal_id, SIGNALS[signal_id].description, frequency, series, holes)
+        out[signal_id] = SignalSeries(signal_id, frequency, series, holes)
     return out, notes
 
 
@@ -131,17 +140,6 @@ def history_prints(data_dir: Path, notes: list[str]) -> list[Print]:
     for series_id in plan.missing:
         notes.append(f"missing {series_id}.csv: signals built from it are skipped")
     return list(plan.prints)
-
-
-def engine_signals(data_dir: Path) -> tuple[dict[str, SignalSeries], list[str]]:
-    """Every evaluated funding signal derivable from ``data_dir``, and notes on what was skipped.
-
-    The values are those the in-process engine derives from the prints in publication order.
-    """
-    notes: list[str] = []
-    run = run_in_process(history_prints(data_dir, notes), {})
-    signals, hole_notes = signal_series(run.signals, EVALUATED_SIGNALS, START)
-    return signals, notes + hole_notes
 
 
 def default_plan() -> dict[str, list[DetectorSpec]]:
@@ -167,20 +165,13 @@ def _run(detector: Detector, observations: Iterable[tuple[dt.date, dict[str, flo
 
 def _univariate(series: SignalSeries) -> list[tuple[dt.date, dict[str, float]]]:
     return [
-        (
-            stamp.date(),
-            {
-                "value": float(value),
-                "timestamp": timestamp_of_date(stamp.date()),
-                **calendar_features(stamp.date()),
-            },
-        )
+        (stamp.date(), observation_at(stamp.date(), {"value": float(value)}))
         for stamp, value in series.values.items()
     ]
 
 
 def multivariate_observations(signals: dict[str, SignalSeries]) -> list[tuple[dt.date, dict[str, float]]]:
-    """One vector per business day; weekly prints enter the day after their Wednesday."""
+    """One vector per day with a daily value; weekly prints enter on the business day after their date."""
     columns = {}
     for signal in signals.values():
         values = signal.values
@@ -194,9 +185,9 @@ def multivariate_observations(signals: dict[str, SignalSeries]) -> list[tuple[dt
     out = []
     for stamp, row in frame.iterrows():
         day = pd.Timestamp(stamp).date()
-        x = {name: float(v) for name, v in row.items() if not math.isnan(v)}
-        x["timestamp"] = timestamp_of_date(day)
-        out.append((day, x))
+        out.append(
+            (day, observation_at(day, {name: float(v) for name, v in row.items() if not math.isnan(v)}))
+        )
     return out
 
 
@@ -239,6 +230,24 @@ def _daily_alarm_days(alarms: dict[dt.date, bool]) -> list[tuple[dt.date, bool |
     return out
 
 
+def overlaps(episode: Episode, start: dt.date, end: dt.date) -> bool:
+    """Whether ``episode`` overlaps the window ``start .. end``."""
+    return episode.start <= end and episode.end >= start
+
+
+def spans_calm_stretch(start: dt.date, end: dt.date) -> bool:
+    """Whether ``start .. end`` spans the calm stretch (else its false-alarm rate means nothing)."""
+    return start <= CALM_STRETCH[0] and end >= CALM_STRETCH[1]
+
+
+def detection_window_start(episode: Episode) -> dt.date:
+    """First day an alarm counts for ``episode``: :data:`DETECTION_LEAD_BUSINESS_DAYS` before its start."""
+    day = episode.start
+    for _ in range(DETECTION_LEAD_BUSINESS_DAYS):
+        day = previous_business_day(day)
+    return day
+
+
 def score_alarms(
     signal: str, detector: str, params: dict[str, Any], alarms: dict[dt.date, bool], default: bool = False
 ) -> Row:
@@ -246,9 +255,7 @@ def score_alarms(
     daily = _daily_alarm_days(alarms)
     episodes: dict[str, int | str | None] = {}
     for episode in EPISODES:
-        window_start = episode.start
-        for _ in range(DETECTION_LEAD_BUSINESS_DAYS):
-            window_start = previous_business_day(window_start)
+        window_start = detection_window_start(episode)
         window = [(day, on) for day, on in daily if window_start <= day <= episode.end]
         if not any(on is not None for _, on in window):
             episodes[episode.id] = "no data"
@@ -302,7 +309,7 @@ def candidates(signal_id: str) -> list[DetectorSpec]:
 
 @dataclasses.dataclass(frozen=True)
 class EvaluationResult:
-    """Rows, the baselines, notes on skipped data, and how long the default detectors took."""
+    """Rows (baselines included), notes on skipped data, the run's size, how long the defaults took."""
 
     rows: list[Row]
     notes: list[str]
@@ -314,7 +321,7 @@ class EvaluationResult:
 def evaluate(
     data_dir: Path, *, defaults_only: bool = False, progress: Callable[[str], None] | None = None
 ) -> EvaluationResult:
-    """Backtest every candidate (or only the defaults) on every derivable signal.
+    """Backtest every candidate (or only the defaults) on every derivable signal with a stress profile.
 
     One in-process run derives the signals and runs the default detectors (their rows are that
     run's alarms); the other candidates are run over the signal series it derived.
@@ -383,61 +390,97 @@ def _format_lag(lag: int | str | None) -> str:
     return f"{lag:+d}"
 
 
-def render_markdown(result: EvaluationResult, command: str = "plumbline evaluate") -> str:
-    """The evaluation table and notes, as the generated section of docs/detectors.md."""
+def episode_table(
+    rows: Iterable[Row], *, parameters: bool = True, window: tuple[dt.date, dt.date] | None = None
+) -> tuple[list[str], list[list[str]]]:
+    """The episode table, as text cells: its header and one list of cells per row.
+
+    Per episode the lead (negative) or lag in business days, ``missed``, ``no data`` or, when a
+    ``window`` is given and the episode is outside it, ``outside window``; then episodes detected
+    out of those with data, calm false alarms per year (``n/a`` when the window does not span the
+    calm stretch) and the share of alarm days. ``parameters`` adds each row's detector parameters.
+    Every renderer of the table (markdown here, HTML in :mod:`offline.report`) uses these cells.
+    """
+    start, end = window or (dt.date.min, dt.date.max)
+    in_window = {e.id: overlaps(e, start, end) for e in EPISODES}
+    covers_calm = spans_calm_stretch(start, end)
     header = [
         "signal",
         "detector",
-        "parameters",
+        *(["parameters"] if parameters else []),
         *[e.id for e in EPISODES],
         "detected",
         "calm false alarms/yr",
         "alarm days",
     ]
+    body = []
+    for row in rows:
+        lags = {e.id: row.episodes[e.id] for e in EPISODES if in_window[e.id]}
+        scored = [lag for lag in lags.values() if lag != "no data"]
+        body.append([
+            row.signal,
+            row.detector,
+            *([_format_params(row.params)] if parameters else []),
+            *[_format_lag(lags[e.id]) if e.id in lags else "outside window" for e in EPISODES],
+            f"{sum(isinstance(lag, int) for lag in scored)}/{len(scored)}",
+            f"{row.calm_alarms_per_year:.1f}" if covers_calm else "n/a",
+            f"{row.alarm_day_share:.0%}",
+        ])  # fmt: skip
+    return header, body
+
+
+def markdown_table(header: list[str], body: list[list[str]], bold: Iterable[bool] = ()) -> str:
+    """A markdown table of text cells; rows flagged in ``bold`` have every cell in bold."""
+    flags = list(bold)
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for number, cells in enumerate(body):
+        if number < len(flags) and flags[number]:
+            cells = [f"**{c}**" for c in cells]
+        lines.append("| " + " | ".join(c.replace("|", "/") for c in cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def render_markdown(result: EvaluationResult, command: str = "plumbline generate") -> str:
+    """The evaluation table and notes, as the generated section of docs/detectors.md.
+
+    Only figures that follow from the data (no timings), so the same data gives the same text.
+    """
+    header, body = episode_table(result.rows)
     lines = [
         GENERATED_BEGIN,
-        f"Produced by `{command}` (data: `$PLUMBLINE_DATA_DIR`). Episode columns: business days from the "
+        f"Generated by `{command}` from the data directory (`$PLUMBLINE_DATA_DIR`); do not edit. "
+        "Episode columns: business days from the "
         f"episode start to the first alarm day in the window [start - {DETECTION_LEAD_BUSINESS_DAYS} "
         "business days, end] (negative = lead), or `missed`. Calm stretch: "
         f"{CALM_STRETCH[0]} .. {CALM_STRETCH[1]}; false alarms are alarm onsets there, per year. "
-        "**Bold** rows are the defaults (`detectors/defaults.py`).",
+        "**Bold** rows are the defaults (`DEFAULTS` in `streams/config.py`).",
         "",
-        "| " + " | ".join(header) + " |",
-        "|" + "---|" * len(header),
+        markdown_table(header, body, [row.default for row in result.rows]).rstrip("\n"),
+        "",
+        "Data notes (skipped, not invented):",
+        "",
     ]
-    for row in result.rows:
-        cells = [
-            row.signal,
-            row.detector,
-            _format_params(row.params),
-            *[_format_lag(row.episodes[e.id]) for e in EPISODES],
-            f"{row.detected}/{sum(lag != 'no data' for lag in row.episodes.values())}",
-            f"{row.calm_alarms_per_year:.1f}",
-            f"{row.alarm_day_share:.0%}",
-        ]
-        if row.default:
-            cells = [f"**{c}**" for c in cells]
-        lines.append("| " + " | ".join(c.replace("|", "/") for c in cells) + " |")
-    lines += ["", "Data notes (skipped, not invented):", ""]
     lines += [f"- {note}" for note in result.notes] or ["- none"]
     lines += [
         "",
         f"Signals and default detectors over the whole history, in the in-process engine: "
-        f"{result.prints} prints, {result.observations} detector observations in "
-        f"{result.defaults_seconds:.2f} s (this machine, this run).",
+        f"{result.prints} prints, {result.observations} detector observations.",
         GENERATED_END,
     ]
     return "\n".join(lines) + "\n"
 
 
-def write_generated_section(doc_path: Path, section: str) -> None:
-    """Replace the generated section of ``doc_path`` (or append it when there is none)."""
-    text = doc_path.read_text() if doc_path.exists() else "# Detectors\n\n"
+def replace_generated_section(text: str, section: str) -> str:
+    """``text`` with its generated section replaced by ``section`` (appended when it has none)."""
     if GENERATED_BEGIN in text and GENERATED_END in text:
         before = text[: text.index(GENERATED_BEGIN)]
         after = text[text.index(GENERATED_END) + len(GENERATED_END) :].lstrip("\n")
-        text = before + section + ("\n" + after if after else "")
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
+        return before + section + ("\n" + after if after else "")
+    return text.rstrip("\n") + "\n\n" + section
+
+
+def write_generated_section(doc_path: Path, section: str) -> None:
+    """Replace the generated section of ``doc_path`` (or append it when there is none)."""
+    text = doc_path.read_text() if doc_path.exists() else "# Detectors\n\n"
     doc_path.parent.mkdir(parents=True, exist_ok=True)
-    doc_path.write_text(text)
+    doc_path.write_text(replace_generated_section(text, section))

@@ -2,7 +2,8 @@
 
 Plots (matplotlib, Agg backend, no display needed): SOFR with the rate on reserves and the FOMC
 target-range band; the spreads to the rate on reserves; reserves, ON RRP and the TGA; every
-detector's score with its alarm periods shaded. The episodes of DOMAIN.md are shaded on every plot.
+detector's score with its alarm periods shaded. The stress episodes (``foundation/episodes.py``)
+are shaded on every plot.
 The page has no script and no external resource, so it opens offline from the file system.
 """
 
@@ -22,7 +23,7 @@ from matplotlib.axes import Axes
 
 from foundation.episodes import CALM_STRETCH, EPISODES
 from offline.backtest import BacktestResult, write_alerts
-from offline.evaluation import DETECTION_LEAD_BUSINESS_DAYS, Row
+from offline.evaluation import DETECTION_LEAD_BUSINESS_DAYS, episode_table, markdown_table
 
 __all__ = ["episode_table_markdown", "write_report"]
 
@@ -151,43 +152,13 @@ def _plot_detectors(result: BacktestResult, directory: Path) -> str:
     return _save(fig, directory / "detectors.png")
 
 
-def _lag(result: BacktestResult, row: Row, episode_id: str) -> str:
-    if not result.episode_in_window(episode_id):
-        return "outside window"
-    lag = row.episodes[episode_id]
-    if lag is None:
-        return "missed"
-    return lag if isinstance(lag, str) else f"{lag:+d}"
-
-
 def _table(result: BacktestResult) -> tuple[list[str], list[list[str]]]:
-    header = [
-        "signal",
-        "detector",
-        *[e.id for e in EPISODES],
-        "detected",
-        "calm false alarms/yr",
-        "alarm days",
-    ]
-    body = []
-    for row in result.rows:
-        cells = [_lag(result, row, e.id) for e in EPISODES]
-        scored = [c for c in cells if c not in ("outside window", "no data")]
-        detected = sum(c not in ("missed",) for c in scored)
-        body.append([
-            row.signal, row.detector, *cells, f"{detected}/{len(scored)}",
-            f"{row.calm_alarms_per_year:.1f}" if result.covers_calm_stretch else "n/a",
-            f"{row.alarm_day_share:.0%}",
-        ])  # fmt: skip
-    return header, body
+    return episode_table(result.rows, parameters=False, window=(result.start, result.end))
 
 
 def episode_table_markdown(result: BacktestResult) -> str:
-    """The episode table as markdown (the same rows as the HTML page)."""
-    header, body = _table(result)
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(cells) + " |" for cells in body]
-    return "\n".join(lines) + "\n"
+    """The episode table as markdown (the same rows and cells as the HTML page)."""
+    return markdown_table(*_table(result))
 
 
 def _figure(name: str, alt: str) -> str:

@@ -1,18 +1,14 @@
 """Backtest of the funding alert rules on real history: which days would each alert fire?
 
-The rules in ``rules/funding.yml`` read the worker's state: the newest value of each signal and each
-detector's alarm, held between publications. This script rebuilds that state for every US business
-day from 2018 by running the worker's engines in-process over the ``date,value`` files of the data
-directory in publication order (signals as docs/metrics.md defines them, detectors as
-``streams/config.py`` configures them, each daily value visible from its observation date, weekly
-H.4.1 values from the business day after their Wednesday), applies the same conditions and
-thresholds as the rules, and prints the firing episodes per alert and severity, with the check that
-matters: fires on the stress episodes, quiet in the glut.
-
-Run from the repository root (writes the generated evidence file)::
-
-    .venv/bin/python deploy/prometheus/backtest.py --data-dir ../shared/data/series \
-        > deploy/prometheus/BACKTEST.md
+The rules in ``deploy/prometheus/rules/funding.yml`` read the worker's state: the newest value of
+each signal and each detector's alarm, held between publications. :func:`build_state` rebuilds that
+state for every US business day from 2018 by running the worker's engines in-process over the
+``date,value`` files of the data directory in publication order (signals as docs/metrics.md defines
+them, detectors as ``streams/config.py`` configures them by default, each daily value visible from
+its observation date, weekly H.4.1 values from the business day after their Wednesday).
+:func:`report` applies the same conditions and thresholds as the rules and lists the firing
+episodes per alert and severity, with the check that matters: fires on the stress episodes, quiet
+in the glut. ``plumbline generate`` writes it to ``deploy/prometheus/BACKTEST.md``.
 
 Keep the thresholds in ``THRESHOLDS`` equal to the ones in ``rules/funding.yml``
 (``tests/deploy/test_rules_backtest.py`` checks that each one appears in the rule file).
@@ -20,24 +16,29 @@ Keep the thresholds in ``THRESHOLDS`` equal to the ones in ``rules/funding.yml``
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import datetime as dt
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
 
-from foundation.calendar import is_business_day
+from foundation.calendar import is_business_day, next_business_day
 from foundation.catalogue import INDEX_SIGNAL
 from foundation.episodes import CALM_STRETCH, EPISODES
 from foundation.settings import load_settings
-from offline.evaluation import history_prints, signal_series
+from offline.evaluation import (
+    DETECTION_LEAD_BUSINESS_DAYS,
+    detection_window_start,
+    history_prints,
+    signal_series,
+)
 from streams.config import detector_plan
 from streams.inprocess import run_in_process
 
-#: Every level a rule compares with, by the name used in this script (and in the rule's comment).
+__all__ = ["RULES", "THRESHOLDS", "FiringEpisode", "Rule", "build_state", "episodes", "report"]
+
+#: Every level a rule compares with, by the name used here (and in the rule's ``# backtest:`` marker).
 THRESHOLDS: dict[str, float] = {
     "sofr_spike_bp": 25.0,
     "sofr99_critical_bp": 100.0,
@@ -71,14 +72,9 @@ class Rule:
     variant: str = ""  # which rule of the alert, when it has several at one severity
 
 
-def _shift_business_days(values: pd.Series, calendar_days: int) -> pd.Series:
-    """Weekly prints: visible from the first business day ``calendar_days`` after their date."""
-    shifted = []
-    for stamp in values.index:
-        day = stamp.date() + dt.timedelta(days=calendar_days)
-        while not is_business_day(day):
-            day += dt.timedelta(days=1)
-        shifted.append(pd.Timestamp(day))
+def _from_next_business_day(values: pd.Series) -> pd.Series:
+    """Weekly prints: visible from the business day after their (Wednesday) date."""
+    shifted = [pd.Timestamp(next_business_day(stamp.date())) for stamp in values.index]
     return pd.Series(values.to_numpy(), index=pd.DatetimeIndex(shifted))
 
 
@@ -105,7 +101,7 @@ def build_state(data_dir: Path) -> pd.DataFrame:
 
     def held(values: pd.Series, weekly: bool) -> pd.Series:
         if weekly:
-            values = _shift_business_days(values, 1)
+            values = _from_next_business_day(values)
         values = values.dropna()
         values = values[~values.index.duplicated(keep="last")].sort_index()
         return values.reindex(days.union(values.index)).ffill().reindex(days)
@@ -219,35 +215,38 @@ def _episode(frame: pd.DataFrame, rule: Rule, run: list[pd.Timestamp]) -> Firing
     return FiringEpisode(run[0].date(), run[-1].date(), len(run), peak)
 
 
-def _overlaps(items: list[FiringEpisode], start: dt.date, end: dt.date) -> bool:
+def _fires_within(items: list[FiringEpisode], start: dt.date, end: dt.date) -> bool:
     return any(e.start <= end and e.end >= start for e in items)
 
 
 def report(frame: pd.DataFrame) -> str:
     """Markdown: per alert and severity, the check against the episodes and every firing episode."""
+    calm_start, calm_end = CALM_STRETCH
     lines = [
         "# Funding alert rules on real history (generated)",
         "",
-        "Generated by `.venv/bin/python deploy/prometheus/backtest.py --data-dir ../shared/data/series`;",
-        "do not edit. Each rule's condition is applied to the worker's state on every US business day",
-        f"from {START} (the newest print of each signal held until the next one; H.4.1 prints from the",
-        "business day after their Wednesday; detectors as `detectors/defaults.py`). Episodes merge firing",
-        f"days separated by up to {MERGE_GAP_BUSINESS_DAYS} business days; `peak` is the most stressed",
-        "value of the rule's signal in the episode. Thresholds: `THRESHOLDS` in the script.",
+        "Generated by `plumbline generate` from the data directory (`$PLUMBLINE_DATA_DIR`) with",
+        "`offline/rules.py`; do not edit. Each rule's condition is applied to the worker's state on every",
+        f"US business day from {START} (the newest print of each signal held until the next one; H.4.1",
+        "prints from the business day after their Wednesday; detectors: `DEFAULTS` in `streams/config.py`).",
+        f"An episode's column says `fires` when the alert fired from {DETECTION_LEAD_BUSINESS_DAYS} business",
+        "days before its start to its end. Episodes merge firing days separated by up to",
+        f"{MERGE_GAP_BUSINESS_DAYS} business days; `peak` is the most stressed value of the rule's signal in",
+        "the episode. Thresholds: `THRESHOLDS` in `offline/rules.py`.",
         "",
         "## Summary",
         "",
-        "| alert | severity | " + " | ".join(e.id for e in EPISODES) + " | calm 2021-01..2023-05 | "
-        "firing days | episodes |",
+        "| alert | severity | " + " | ".join(e.id for e in EPISODES) + f" | calm {calm_start:%Y-%m}.."
+        f"{calm_end:%Y-%m} | firing days | episodes |",
         "|---|---|" + "---|" * len(EPISODES) + "---|---|---|",
     ]
     detail = ["", "## Firing episodes", ""]
     for rule in RULES:
         found = episodes(frame, rule)
         hits = [
-            "fires" if _overlaps(found, ep.start - dt.timedelta(days=14), ep.end) else "-" for ep in EPISODES
+            "fires" if _fires_within(found, detection_window_start(ep), ep.end) else "-" for ep in EPISODES
         ]
-        calm = [e for e in found if e.start <= CALM_STRETCH[1] and e.end >= CALM_STRETCH[0]]
+        calm = [e for e in found if _fires_within([e], *CALM_STRETCH)]
         calm_text = "quiet" if not calm else f"**{len(calm)} episode(s)**"
         total = sum(e.days for e in found)
         name = f"{rule.alert} ({rule.variant})" if rule.variant else rule.alert
@@ -263,15 +262,3 @@ def report(frame: pd.DataFrame) -> str:
             detail.append(f"- {span}: {e.days} business day(s), peak {e.peak:.1f}")
         detail.append("")
     return "\n".join(lines + detail).rstrip() + "\n"
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-dir", type=Path, required=True)
-    args = parser.parse_args(argv)
-    sys.stdout.write(report(build_state(args.data_dir)))
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -79,7 +79,7 @@ def _calibrated_zscore(min_scale: float) -> dict[str, Any]:
 _STRESSED = [spec for spec in SIGNALS.values() if spec.stress is not None]
 
 #: The default detector of each signal, chosen from the backtest; why each one: docs/detectors.md
-#: ("Chosen defaults"), rerun ``plumbline docs`` after a change. A signal absent here has no detector
+#: ("Chosen defaults"), rerun ``plumbline generate`` after a change. A signal absent here has no detector
 #: that beat "never alarm" in the backtest (reserves_weekly_change_usd_bn); it still feeds the index.
 DEFAULTS: tuple[DetectorSpec, ...] = (
     # The regime state: one page when SOFR sits above IORB for days, kept while it lasts.

@@ -4,15 +4,19 @@ Values that are pipeline state (newest print per series, signal values, detector
 alarms) are exported by a custom collector that reads the engines at scrape time, so a daily print
 stays visible between publications and nothing is double-booked. Event counts are plain counters.
 Label values come only from the catalogue and the detector registry.
+
+Each state metric's name, help text and labels are written once, as a :class:`MetricSpec` below;
+``offline/backfill.py`` writes the same families for past dates from these specs.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import math
 import time
-from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from collections.abc import Iterable, Mapping
+from typing import Literal, Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -20,81 +24,135 @@ from prometheus_client.registry import Collector
 
 from foundation.calendar import timestamp_of_date
 from foundation.catalogue import SERIES, expected_observation_date
-from streams.engine import DetectorState
+from streams.engine import DetectorState, FundingEngine
+from streams.index import IndexEngine
 
-if TYPE_CHECKING:
-    from streams.app import Worker
+__all__ = [
+    "DETECTOR_ALARM",
+    "DETECTOR_ALARM_START",
+    "DETECTOR_METRICS",
+    "DETECTOR_OBSERVATION_TIME",
+    "DETECTOR_SCORE",
+    "INDEX_RELEASED_BY_GRACE",
+    "LATE_SIGNALS",
+    "SERIES_EXPECTED_OBSERVATION_TIME",
+    "SERIES_OBSERVATION_TIME",
+    "SERIES_VALUE",
+    "SIGNAL_INPUT_AGE",
+    "SIGNAL_OBSERVATION_TIME",
+    "SIGNAL_VALUE",
+    "STATE_METRICS",
+    "STRESS_INDEX_CONTRIBUTION",
+    "EngineState",
+    "MetricSpec",
+    "PipelineCollector",
+    "PipelineMetrics",
+]
 
-__all__ = ["PipelineCollector", "PipelineMetrics"]
+
+@dataclasses.dataclass(frozen=True)
+class MetricSpec:
+    """One exported state metric: its family name, help text, label names and type.
+
+    A counter's ``name`` is the family name; Prometheus exposes its sample as ``<name>_total``.
+    """
+
+    name: str
+    help: str
+    labels: tuple[str, ...] = ()
+    type: Literal["gauge", "counter"] = "gauge"
+
+    def family(self) -> GaugeMetricFamily | CounterMetricFamily:
+        """An empty metric family of this spec, to add samples to at scrape time."""
+        if self.type == "counter":
+            return CounterMetricFamily(self.name, self.help, labels=list(self.labels))
+        return GaugeMetricFamily(self.name, self.help, labels=list(self.labels))
 
 
-def _gauge(name: str, documentation: str, *labels: str) -> GaugeMetricFamily:
-    return GaugeMetricFamily(name, documentation, labels=list(labels))
+SERIES_VALUE = MetricSpec(
+    "plumbline_series_value", "Newest print of each series (canonical unit)", ("series", "unit")
+)
+SERIES_OBSERVATION_TIME = MetricSpec(
+    "plumbline_series_observation_timestamp_seconds", "Observation date of the newest print", ("series",)
+)
+SERIES_EXPECTED_OBSERVATION_TIME = MetricSpec(
+    "plumbline_series_expected_observation_timestamp_seconds",
+    "Newest observation date the source should have published by now (live series only)",
+    ("series",),
+)
+SIGNAL_VALUE = MetricSpec("plumbline_signal_value", "Newest value of each derived signal", ("signal", "unit"))
+SIGNAL_OBSERVATION_TIME = MetricSpec(
+    "plumbline_signal_observation_timestamp_seconds",
+    "Observation date of the newest signal value",
+    ("signal",),
+)
+SIGNAL_INPUT_AGE = MetricSpec(
+    "plumbline_signal_input_age_seconds",
+    "Age of each input of the newest signal value (signal date minus the input's date)",
+    ("signal", "series"),
+)
+LATE_SIGNALS = MetricSpec(
+    "plumbline_late_signals",
+    "Signal values older than what a detector already learned (placed by date, not re-learned)",
+    ("signal",),
+    "counter",
+)
+_DETECTOR_LABELS = ("signal", "detector", "replay")
+DETECTOR_SCORE = MetricSpec("plumbline_detector_score", "Score of the newest observation", _DETECTOR_LABELS)
+DETECTOR_ALARM = MetricSpec("plumbline_detector_alarm", "1 while the alarm is on", _DETECTOR_LABELS)
+DETECTOR_OBSERVATION_TIME = MetricSpec(
+    "plumbline_detector_observation_timestamp_seconds", "Observation date last learned", _DETECTOR_LABELS
+)
+DETECTOR_ALARM_START = MetricSpec(
+    "plumbline_detector_alarm_start_timestamp_seconds",
+    "First observation date of the current alarm episode (absent when off)",
+    _DETECTOR_LABELS,
+)
+STRESS_INDEX_CONTRIBUTION = MetricSpec(
+    "plumbline_stress_index_contribution", "Contribution of each signal to the index", ("signal", "replay")
+)
+INDEX_RELEASED_BY_GRACE = MetricSpec(
+    "plumbline_index_dates_released_by_grace",
+    "Index dates computed after the grace period instead of every partition group's watermark",
+    (),
+    "counter",
+)
+
+#: The per-detector families, in the order they are exported.
+DETECTOR_METRICS = (DETECTOR_SCORE, DETECTOR_ALARM, DETECTOR_OBSERVATION_TIME, DETECTOR_ALARM_START)
+#: Every state metric the collector exports, in the order it exports them.
+STATE_METRICS = (
+    SERIES_VALUE, SERIES_OBSERVATION_TIME, SERIES_EXPECTED_OBSERVATION_TIME, SIGNAL_VALUE,
+    SIGNAL_OBSERVATION_TIME, SIGNAL_INPUT_AGE, LATE_SIGNALS, *DETECTOR_METRICS, STRESS_INDEX_CONTRIBUTION,
+    INDEX_RELEASED_BY_GRACE,
+)  # fmt: skip
+
+
+class EngineState(Protocol):
+    """What the collector reads: the engines of the partitions held, and the composite index's."""
+
+    @property
+    def engines(self) -> Mapping[int, FundingEngine]: ...
+
+    @property
+    def index(self) -> IndexEngine | None: ...
 
 
 class PipelineCollector(Collector):
     """Exports the state of every engine a worker holds, at scrape time."""
 
-    def __init__(self, worker: Worker) -> None:
-        self.worker = worker
+    def __init__(self, state: EngineState) -> None:
+        self.state = state
 
     def collect(self) -> Iterable[Metric]:
         now = dt.datetime.now(dt.UTC)
-        series_value = _gauge(
-            "plumbline_series_value", "Newest print of each series (canonical unit)", "series", "unit"
-        )
-        series_time = _gauge(
-            "plumbline_series_observation_timestamp_seconds", "Observation date of the newest print", "series"
-        )
-        expected = _gauge(
-            "plumbline_series_expected_observation_timestamp_seconds",
-            "Newest observation date the source should have published by now (live series only)",
-            "series",
-        )
-        signal_value = _gauge(
-            "plumbline_signal_value", "Newest value of each derived signal", "signal", "unit"
-        )
-        signal_time = _gauge(
-            "plumbline_signal_observation_timestamp_seconds",
-            "Observation date of the newest signal value",
-            "signal",
-        )
-        input_age = _gauge(
-            "plumbline_signal_input_age_seconds",
-            "Age of each input of the newest signal value (signal date minus the input's date)",
-            "signal",
-            "series",
-        )
-        late = CounterMetricFamily(
-            "plumbline_late_signals",
-            "Signal values older than what a detector already learned (placed by date, not re-learned)",
-            labels=["signal"],
-        )
-        detector_families = {
-            "score": _gauge(
-                "plumbline_detector_score", "Score of the newest observation", "signal", "detector", "replay"
-            ),
-            "alarm": _gauge(
-                "plumbline_detector_alarm", "1 while the alarm is on", "signal", "detector", "replay"
-            ),
-            "time": _gauge(
-                "plumbline_detector_observation_timestamp_seconds", "Observation date last learned",
-                "signal", "detector", "replay",
-            ),
-            "start": _gauge(
-                "plumbline_detector_alarm_start_timestamp_seconds",
-                "First observation date of the current alarm episode (absent when off)",
-                "signal", "detector", "replay",
-            ),
-        }  # fmt: skip
-        contribution = _gauge(
-            "plumbline_stress_index_contribution",
-            "Contribution of each signal to the index",
-            "signal",
-            "replay",
-        )
+        families = {spec: spec.family() for spec in STATE_METRICS}
+        series_value, series_time = families[SERIES_VALUE], families[SERIES_OBSERVATION_TIME]
+        expected = families[SERIES_EXPECTED_OBSERVATION_TIME]
+        signal_value, signal_time = families[SIGNAL_VALUE], families[SIGNAL_OBSERVATION_TIME]
+        input_age, late = families[SIGNAL_INPUT_AGE], families[LATE_SIGNALS]
         states: list[DetectorState] = []
-        for engine in list(self.worker.engines.values()):
+        for engine in list(self.state.engines.values()):
             for series_id, (day, observation) in sorted(engine.latest_observations().items()):
                 spec = SERIES.get(series_id)
                 if spec is None:
@@ -116,13 +174,9 @@ class PipelineCollector(Collector):
             for signal_id, count in sorted(engine.late_signals.items()):
                 late.add_metric([signal_id], float(count))
             states.extend(engine.detectors.values())
-        index = self.worker.index
-        by_grace = CounterMetricFamily(
-            "plumbline_index_dates_released_by_grace",
-            "Index dates computed after the grace period instead of every partition group's watermark",
-        )
+        index = self.state.index
         if index is not None:
-            by_grace.add_metric([], float(index.released_by_grace))
+            families[INDEX_RELEASED_BY_GRACE].add_metric([], float(index.released_by_grace))
             states.append(index.state)
             if index.signal is not None:
                 signal_value.add_metric([index.signal.signal_id, "index"], index.signal.value)
@@ -131,28 +185,25 @@ class PipelineCollector(Collector):
                 )
                 replay = "true" if index.signal.replay else "false"
                 for signal_id, value in sorted(index.contributions.items()):
-                    contribution.add_metric([signal_id, replay], value)
+                    families[STRESS_INDEX_CONTRIBUTION].add_metric([signal_id, replay], value)
         for state in states:
             if state.last_date is None:
                 continue
             labels = [state.spec.signal, state.spec.name, "true" if state.replay else "false"]
-            detector_families["score"].add_metric(labels, 0.0 if math.isnan(state.score) else state.score)
-            detector_families["alarm"].add_metric(labels, 1.0 if state.detector.alarm else 0.0)
-            detector_families["time"].add_metric(labels, timestamp_of_date(state.last_date))
+            families[DETECTOR_SCORE].add_metric(labels, 0.0 if math.isnan(state.score) else state.score)
+            families[DETECTOR_ALARM].add_metric(labels, 1.0 if state.detector.alarm else 0.0)
+            families[DETECTOR_OBSERVATION_TIME].add_metric(labels, timestamp_of_date(state.last_date))
             if state.detector.alarm and state.episode_start is not None:
-                detector_families["start"].add_metric(labels, timestamp_of_date(state.episode_start))
-        yield from (series_value, series_time, expected, signal_value, signal_time, input_age, late)
-        yield from detector_families.values()
-        yield contribution
-        yield by_grace
+                families[DETECTOR_ALARM_START].add_metric(labels, timestamp_of_date(state.episode_start))
+        yield from families.values()
 
 
 class PipelineMetrics:
     """Every metric of one worker, registered on ``registry``."""
 
-    def __init__(self, registry: CollectorRegistry, worker: Worker) -> None:
+    def __init__(self, registry: CollectorRegistry, state: EngineState) -> None:
         self.registry = registry
-        registry.register(PipelineCollector(worker))
+        registry.register(PipelineCollector(state))
         self.records_in = Counter(
             "plumbline_records_in_total", "Messages read, by topic", ["topic"], registry=registry
         )

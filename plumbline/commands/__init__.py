@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "plumbline.commands.republish",
     "plumbline.commands.score",
     "plumbline.commands.evaluate",
+    "plumbline.commands.generate",
     "plumbline.commands.dashboards",
 )
 

@@ -1,4 +1,7 @@
-"""``plumbline evaluate``: backtest the detectors on real history and write docs/detectors.md."""
+"""``plumbline evaluate``: backtest the detectors on real history and write docs/detectors.md.
+
+``plumbline generate`` writes the same section along with the other generated documents.
+"""
 
 from __future__ import annotations
 
@@ -42,7 +45,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     started = time.perf_counter()
     result = evaluate(settings.data_dir, defaults_only=args.defaults_only)
-    command = "plumbline evaluate" + (" --defaults-only" if args.defaults_only else "")
+    # The full evaluation is exactly the section `plumbline generate` writes, and says so.
+    command = "plumbline evaluate --defaults-only" if args.defaults_only else "plumbline generate"
     section = render_markdown(result, command=command)
     if args.no_write:
         sys.stdout.write(section)

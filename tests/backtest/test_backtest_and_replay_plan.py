@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import datetime as dt
+import html
 import json
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from connectors.replay import ReplayProgress, plan_replay, run_replay
 from foundation.catalogue import published_at
 from foundation.records import Alert, Print
 from offline.backtest import BacktestResult, load_plan
+from offline.evaluation import episode_table, markdown_table
 from plumbline.commands import backtest as backtest_command
 from tests.conftest import make_settings
 
@@ -55,6 +57,21 @@ def test_report_directory_has_the_page_plots_table_and_alerts(
     lines = (report / "alerts.csv").read_text().splitlines()
     assert lines[0].startswith("observation_date,published_at,signal,detector,state")
     assert len(lines) == len(alerts) + 1
+
+
+def test_the_page_and_the_markdown_show_the_one_episode_table(
+    backtest_window: tuple[BacktestResult, Path],
+) -> None:
+    result, report = backtest_window
+    header, body = episode_table(result.rows, parameters=False, window=(result.start, result.end))
+    page = (report / "index.html").read_text()
+    assert "<tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in header) + "</tr>" in page
+    for cells in body:
+        assert "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>" in page
+    assert (report / "episode_table.md").read_text() == markdown_table(header, body)
+    spread = next(cells for cells in body if cells[:2] == ["sofr_iorb_spread_bp", "persistence_threshold"])
+    # 2019 and 2020 in the window, 2023 and Q4 2025 not; the calm stretch is not spanned.
+    assert spread[2:] == ["-9", "+10", "outside window", "outside window", "2/2", "n/a", spread[-1]]
 
 
 def test_backtest_command_writes_the_report_and_prints_the_episode_table(
