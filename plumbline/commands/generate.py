@@ -8,6 +8,7 @@ import time
 from typing import Any
 
 from foundation.settings import Settings
+from plumbline.commands._args import require_data_dir
 
 __all__ = ["register", "run"]
 
@@ -32,15 +33,12 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     from connectors.history import HistoryError
     from offline import documents
 
-    if settings.data_dir is None:
-        print(
-            "plumbline generate: no data directory; set PLUMBLINE_DATA_DIR to the folder of date,value CSVs",
-            file=sys.stderr,
-        )
+    data_dir = require_data_dir("generate", settings)
+    if data_dir is None:
         return 2
     started = time.perf_counter()
     try:
-        generated = documents.generate_documents(settings.data_dir)
+        generated = documents.generate_documents(data_dir)
     except (HistoryError, FileNotFoundError) as exc:
         print(f"plumbline generate: {exc}", file=sys.stderr)
         return 1

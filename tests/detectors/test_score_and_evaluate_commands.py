@@ -152,6 +152,6 @@ def test_evaluating_defaults_detects_2019_and_writes_a_rerunnable_section(
 
 
 def test_evaluate_without_a_data_directory_says_what_to_set(capsys: pytest.CaptureFixture[str]) -> None:
-    args = argparse.Namespace(doc=Path("unused.md"), no_write=True, defaults_only=True)
+    args = argparse.Namespace(defaults_only=True)
     assert evaluate_command.run(args, load_settings(env={})) == 2
     assert "set PLUMBLINE_DATA_DIR" in capsys.readouterr().err
