@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import abc
 import copy
+import functools
 import inspect
 import math
 from typing import Any, ClassVar, Self
@@ -111,6 +112,17 @@ def from_json_float(value: float | str | None) -> float:
     return float(value)
 
 
+@functools.cache
+def _parameter_names(cls: type) -> tuple[str, ...]:
+    # Cached per class: snapshots are taken on every checkpoint, and reading a signature is slow.
+    signature = inspect.signature(cls.__init__)  # type: ignore[misc]
+    return tuple(
+        name
+        for name, parameter in signature.parameters.items()
+        if name != "self" and parameter.kind not in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD)
+    )
+
+
 class Detector(abc.ABC):
     """Base class of every plumbline detector.
 
@@ -144,12 +156,7 @@ class Detector(abc.ABC):
         ``type(self)(**self.params())`` rebuilds an identical untrained detector. The values are
         copies: changing the returned dict does not change the detector.
         """
-        signature = inspect.signature(type(self).__init__)
-        return {
-            name: copy.deepcopy(getattr(self, name))
-            for name, parameter in signature.parameters.items()
-            if name != "self" and parameter.kind not in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD)
-        }
+        return {name: copy.deepcopy(getattr(self, name)) for name in _parameter_names(type(self))}
 
     @abc.abstractmethod
     def _state(self) -> dict[str, Any]:
