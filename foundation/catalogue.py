@@ -70,6 +70,8 @@ class SeriesSpec:
     (America/New_York): that is the order a point-in-time replay must follow.
     ``min_value`` and ``max_value`` bound plausible prints in the canonical unit; anything outside
     is rejected as impossible (a negative reserve balance, a 500% repo rate).
+    ``live`` is False for a series no live source publishes new prints of (no connector route, or
+    discontinued): it has no expected publication, so it is never reported stale.
     """
 
     id: str
@@ -82,6 +84,7 @@ class SeriesSpec:
     min_value: float
     max_value: float
     file_multiplier: float = 1.0
+    live: bool = True
 
     @property
     def publication_lag(self) -> str:
@@ -117,11 +120,11 @@ def _h41(series_id: str, description: str) -> SeriesSpec:
     )  # fmt: skip
 
 
-def _policy(series_id: str, description: str) -> SeriesSpec:
+def _policy(series_id: str, description: str, *, live: bool = True) -> SeriesSpec:
     # Policy settings are announced before they take effect, so a print is known at the start of its date.
     return SeriesSpec(
         series_id, description, "percent", "daily_7day", "fed_board", "in_force", dt.time(0, 0),
-        min_value=-1.0, max_value=25.0,
+        min_value=-1.0, max_value=25.0, live=live,
     )  # fmt: skip
 
 
@@ -143,7 +146,8 @@ _ALL_SERIES = (
     _rate("OBFR", "Overnight Bank Funding Rate", "nyfed", "09:00"),
     _volume_bn("OBFRVOL", "OBFR underlying volume"),
     _policy("IORB", f"Interest rate on reserve balances (from {IORB_START})"),
-    _policy("IOER", f"Interest rate on excess reserves (before {IORB_START})"),
+    # Discontinued when IORB replaced it: FRED still serves its history, nothing new will come.
+    _policy("IOER", f"Interest rate on excess reserves (before {IORB_START})", live=False),
     _policy("DFEDTARL", "FOMC target range, lower limit"),
     _policy("DFEDTARU", "FOMC target range, upper limit"),
     SeriesSpec(
@@ -189,7 +193,7 @@ _ALL_SERIES = (
     ),
     SeriesSpec(
         "JP_POLICY", "Bank of Japan policy rate (BIS)", "percent", "daily", "bis", "next_business_day",
-        dt.time(8, 0), min_value=-5.0, max_value=25.0,
+        dt.time(8, 0), min_value=-5.0, max_value=25.0, live=False,  # no live connector: imported files only
     ),
 )  # fmt: skip
 

@@ -5,8 +5,8 @@ metrics a worker exports (their names, help texts and labels are the worker's ow
 :mod:`streams.metrics`: ``plumbline_series_value``, ``plumbline_signal_value``,
 ``plumbline_detector_score`` / ``_alarm`` / ...) are written as OpenMetrics text, one sample per
 series per ``step`` (default a day, at 00:00 UTC), each holding the newest observation dated on or
-before it, exactly what a worker would show for that date. Detector metrics carry
-``replay="true"``, as the worker labels replayed history. ``promtool tsdb create-blocks-from
+before it, exactly what a worker would show for that date. Signal values and detector metrics
+carry ``replay="true"``, as the worker labels replayed history. ``promtool tsdb create-blocks-from
 openmetrics`` turns the text into blocks in the Prometheus data directory; Prometheus loads them
 when (re)started. Its retention must cover the history (``plumbline stack`` runs with 15y).
 
@@ -134,7 +134,7 @@ def write_openmetrics(result: BacktestResult, path: Path, step_seconds: int = 86
             signals[INDEX_SIGNAL] = index
         out.family(SIGNAL_VALUE)
         for signal_id, points in sorted(signals.items()):
-            out.series(SIGNAL_VALUE, (signal_id, SIGNALS[signal_id].unit), points)
+            out.series(SIGNAL_VALUE, (signal_id, SIGNALS[signal_id].unit, "true"), points)
         out.family(SIGNAL_OBSERVATION_TIME)
         for signal_id, points in sorted(signals.items()):
             out.series(SIGNAL_OBSERVATION_TIME, (signal_id,), {d: timestamp_of_date(d) for d in points})

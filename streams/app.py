@@ -31,6 +31,7 @@ from streams.config import DetectorSpec, detector_plan
 from streams.engine import FundingEngine, Outcome, dead_letter
 from streams.index import IndexEngine
 from streams.metrics import PipelineMetrics
+from streams.rebuild import committed_offsets, read_partition
 
 __all__ = ["Worker", "create_app"]
 
@@ -39,7 +40,7 @@ _INDEX_KEY = "index"
 
 
 def checkpoint_dir(settings: Settings) -> Path:
-    """Where partition checkpoints live (shared by the workers of one group)."""
+    """Where this worker's partition checkpoints live (local to it; the input topics rebuild them)."""
     return settings.checkpoint_dir or settings.state_dir / "checkpoints"
 
 
@@ -62,31 +63,96 @@ class Worker:
     def _path(self, topic: str, partition: int) -> Path:
         return checkpoint_dir(self.settings) / self.settings.app_id / f"{topic}-{partition}.sqlite"
 
+    async def take(self, assigned: set[tuple[str, int]]) -> None:
+        """Make the state of every assigned partition current and exported, before any message.
+
+        Called on each assignment. A partition no longer assigned is released (another worker owns
+        it now); one kept through a rebalance stays exported throughout. Each assigned partition is
+        (re)loaded from its local checkpoint, then brought up to the group's committed offset from
+        its input topic (streams/rebuild.py) if the checkpoint is missing or behind.
+        """
+        s = self.settings
+        prints = {partition for topic, partition in assigned if topic == s.topic_prints}
+        index = (s.topic_index_inputs, 0) in assigned
+        self.release(s.topic_prints, set(self.engines) - prints)
+        if not index:
+            self.release(s.topic_index_inputs, {0})
+        committed = await committed_offsets(s, assigned)
+        for partition in sorted(prints):
+            await self._load_prints(partition, committed.get((s.topic_prints, partition)))
+        if index:
+            await self._load_index(committed.get((s.topic_index_inputs, 0)))
+
+    async def _load_prints(self, partition: int, committed: int | None) -> None:
+        topic = self.settings.topic_prints
+        store = self.stores.get(partition) or CheckpointStore(self._path(topic, partition))
+        engine = FundingEngine(self.plan, topic=topic)
+        store.load_engine(engine)
+        behind = _behind(store.offset(), committed)
+        if behind:
+            started = time.perf_counter()
+            records: list[OutboxRecord] = []
+
+            def feed(_offset: int, value: bytes) -> None:
+                # The previous owner may have died with these outputs unsent (its outbox was on its
+                # own disk): send them again, same keys. Outputs stay at-least-once.
+                records.extend(self.outputs(engine.handle_print_bytes(value), forward_to_index=True))
+
+            count = await read_partition(self.settings, topic, partition, behind[0], behind[1], feed)
+            ids = store.commit(engine, records, offset=behind[1] - 1)
+            await self.send(store, ids, records)
+            self.metrics.rebuild_seconds.labels(topic).observe(time.perf_counter() - started)
+            log.info(
+                "partition %d: rebuilt from %s offsets %d..%d (%d prints) in %.1f s",
+                partition, topic, behind[0], behind[1] - 1, count, time.perf_counter() - started,
+            )  # fmt: skip
+        # Swapped in whole: a scrape sees the old state or the new one, never none.
+        self.engines[partition], self.stores[partition] = engine, store
+        log.info("partition %d: state loaded from %s (offset %s)", partition, store.path, store.offset())
+        await self._resend(store)
+
+    async def _load_index(self, committed: int | None) -> None:
+        topic = self.settings.topic_index_inputs
+        store = self.index_store or CheckpointStore(self._path(topic, 0))
+        index = IndexEngine(self.plan[INDEX_SIGNAL][0], grace_seconds=self.settings.index_grace_seconds)
+        saved = store.load_blob(_INDEX_KEY)
+        if saved is not None:
+            index.restore(saved, time.monotonic())
+        behind = _behind(store.offset(), committed)
+        if behind:
+            started = time.perf_counter()
+
+            records: list[OutboxRecord] = []
+
+            def feed(_offset: int, value: bytes) -> None:
+                try:
+                    index.add(Signal.from_json(value), time.monotonic())
+                except RecordError:
+                    return  # the previous owner dead-lettered it
+                records.extend(self.outputs(index.drain(time.monotonic()), forward_to_index=False))
+
+            await read_partition(self.settings, topic, 0, behind[0], behind[1], feed)
+            ids = store.commit_blob(_INDEX_KEY, index.to_json(), records, offset=behind[1] - 1)
+            await self.send(store, ids, records)
+            self.metrics.rebuild_seconds.labels(topic).observe(time.perf_counter() - started)
+        self.index, self.index_store = index, store
+        await self._resend(store)
+
     async def engine_for(self, partition: int) -> tuple[FundingEngine, CheckpointStore]:
-        """The engine of a prints partition, loaded from its checkpoint on first use."""
+        """The engine of a prints partition (loaded on assignment; here only if that was missed)."""
         if partition not in self.engines:
-            store = CheckpointStore(self._path(self.settings.topic_prints, partition))
-            engine = FundingEngine(self.plan, topic=self.settings.topic_prints)
-            store.load_engine(engine)
-            self.engines[partition], self.stores[partition] = engine, store
-            log.info("partition %d: state loaded from %s", partition, store.path)
-            await self._resend(store)
+            await self._load_prints(partition, None)
         return self.engines[partition], self.stores[partition]
 
     async def index_engine(self) -> tuple[IndexEngine, CheckpointStore]:
-        """The composite index engine, loaded from its checkpoint on first use."""
+        """The composite index engine (loaded on assignment; here only if that was missed)."""
         if self.index is None or self.index_store is None:
-            store = CheckpointStore(self._path(self.settings.topic_index_inputs, 0))
-            index = IndexEngine(self.plan[INDEX_SIGNAL][0], grace_seconds=self.settings.index_grace_seconds)
-            saved = store.load_blob(_INDEX_KEY)
-            if saved is not None:
-                index.restore(saved, time.monotonic())
-            self.index, self.index_store = index, store
-            await self._resend(store)
+            await self._load_index(None)
+        assert self.index is not None and self.index_store is not None
         return self.index, self.index_store
 
     def release(self, topic: str, partitions: set[int]) -> None:
-        """Forget the state of revoked partitions: another worker may change it meanwhile."""
+        """Forget the state of partitions another worker now owns (it may change them meanwhile)."""
         if topic == self.settings.topic_prints:
             for partition in partitions:
                 self.engines.pop(partition, None)
@@ -137,6 +203,14 @@ class Worker:
             await self.topics[topic].send(
                 key=key, value=value, callback=functools.partial(_delivered, store, outbox_id)
             )
+
+
+def _behind(checkpoint: int | None, committed: int | None) -> tuple[int, int] | None:
+    """The offsets ``[start, stop)`` a checkpoint misses of what the group committed, if any."""
+    start = -1 if checkpoint is None else checkpoint
+    if committed is None or start + 1 >= committed:
+        return None
+    return start + 1, committed
 
 
 def _delivered(store: CheckpointStore, outbox_id: int, _future: Any) -> None:
@@ -195,7 +269,7 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
             engine, store = await worker.engine_for(event.message.partition)
             outcome = engine.handle_print_bytes(event.value)
             records = worker.outputs(outcome, forward_to_index=True)
-            ids = store.commit(engine, records)
+            ids = store.commit(engine, records, offset=event.message.offset)
             await worker.send(store, ids, records)
             _observe_lag(metrics, event)
             yield outcome
@@ -214,7 +288,7 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
             outcome.signals += drained.signals
             outcome.alerts += drained.alerts
             records = worker.outputs(outcome, forward_to_index=False)
-            ids = store.commit_blob(_INDEX_KEY, index.to_json(), records)
+            ids = store.commit_blob(_INDEX_KEY, index.to_json(), records, offset=event.message.offset)
             await worker.send(store, ids, records)
             _observe_lag(metrics, event)
             yield outcome
@@ -231,13 +305,12 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
             ids = worker.index_store.commit_blob(_INDEX_KEY, worker.index.to_json(), records)
             await worker.send(worker.index_store, ids, records)
 
-    @app.on_partitions_revoked.connect  # type: ignore[arg-type]
-    async def on_revoked(sender: Any, revoked: Any, **kwargs: Any) -> None:
-        by_topic: dict[str, set[int]] = {}
-        for tp in revoked:
-            by_topic.setdefault(tp.topic, set()).add(tp.partition)
-        for topic, partitions in by_topic.items():
-            worker.release(topic, partitions)
+    # Revocation keeps the state exported: in Faust's eager rebalance every partition is revoked and
+    # most come straight back, and a gap in the exported series would resolve every firing alert.
+    # The assignment that follows releases exactly what another worker now owns.
+    @app.on_partitions_assigned.connect  # type: ignore[arg-type]
+    async def on_assigned(sender: Any, assigned: Any, **kwargs: Any) -> None:
+        await worker.take({(tp.topic, tp.partition) for tp in assigned})
 
     return worker
 

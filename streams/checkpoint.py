@@ -28,6 +28,7 @@ from streams.engine import Changes, DetectorState, FundingEngine, Observation
 __all__ = ["CheckpointStore", "OutboxRecord", "record_worker_start"]
 
 OutboxRecord = tuple[str, bytes, bytes]  # topic, key, value
+_OFFSET_KEY = "input_offset"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS observations (
@@ -86,12 +87,27 @@ class CheckpointStore:
                 engine.restore_detector(DetectorState.from_json(current.spec, json.loads(state)))
         engine.changes = Changes()
 
-    def commit(self, engine: FundingEngine, outputs: Sequence[OutboxRecord]) -> list[int]:
-        """Persist what the engine changed and queue ``outputs``, atomically; returns outbox ids."""
+    # -- the input offset the state reflects -----------------------------------------------------
+
+    def offset(self) -> int | None:
+        """Offset of the last input message this state includes (None: nothing committed yet)."""
+        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (_OFFSET_KEY,)).fetchone()
+        return None if row is None else int(row[0])
+
+    def _set_offset(self, offset: int | None) -> None:
+        if offset is not None:
+            self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (_OFFSET_KEY, str(offset)))
+
+    def commit(
+        self, engine: FundingEngine, outputs: Sequence[OutboxRecord], offset: int | None = None
+    ) -> list[int]:
+        """Persist what the engine changed, the input ``offset`` it now includes, and queue
+        ``outputs``, atomically; returns outbox ids."""
         changes = engine.changes
         db = self._db
         db.execute("BEGIN")
         try:
+            self._set_offset(offset)
             for series, day in changes.observations:
                 observation = engine.observations.get(series, {}).get(day)
                 if observation is None:
@@ -138,10 +154,13 @@ class CheckpointStore:
         row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return None if row is None else json.loads(row[0])
 
-    def commit_blob(self, key: str, document: dict[str, Any], outputs: Sequence[OutboxRecord]) -> list[int]:
-        """Store a JSON document and queue ``outputs`` in one transaction."""
+    def commit_blob(
+        self, key: str, document: dict[str, Any], outputs: Sequence[OutboxRecord], offset: int | None = None
+    ) -> list[int]:
+        """Store a JSON document (and the input ``offset`` it includes), queue ``outputs``, atomically."""
         self._db.execute("BEGIN")
         try:
+            self._set_offset(offset)
             self._db.execute(
                 "INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, json.dumps(document, allow_nan=False))
             )

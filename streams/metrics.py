@@ -3,7 +3,8 @@
 Values that are pipeline state (newest print per series, signal values, detector scores and
 alarms) are exported by a custom collector that reads the engines at scrape time, so a daily print
 stays visible between publications and nothing is double-booked. Event counts are plain counters.
-Label values come only from the catalogue and the detector registry.
+Label values come only from the catalogue and the detector registry. The expected publication of
+every live series comes from the catalogue's schedule alone, so it is there before any print is.
 
 Each state metric's name, help text and labels are written once, as a :class:`MetricSpec` below;
 ``offline/backfill.py`` writes the same families for past dates from these specs.
@@ -15,10 +16,10 @@ import dataclasses
 import datetime as dt
 import math
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Literal, Protocol
 
-from prometheus_client import CollectorRegistry, Counter, Gauge
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -35,6 +36,7 @@ __all__ = [
     "DETECTOR_SCORE",
     "INDEX_RELEASED_BY_GRACE",
     "LATE_SIGNALS",
+    "LIVE_SERIES",
     "SERIES_EXPECTED_OBSERVATION_TIME",
     "SERIES_OBSERVATION_TIME",
     "SERIES_VALUE",
@@ -77,10 +79,14 @@ SERIES_OBSERVATION_TIME = MetricSpec(
 )
 SERIES_EXPECTED_OBSERVATION_TIME = MetricSpec(
     "plumbline_series_expected_observation_timestamp_seconds",
-    "Newest observation date the source should have published by now (live series only)",
+    "Newest observation date the source should have published by now (every live series)",
     ("series",),
 )
-SIGNAL_VALUE = MetricSpec("plumbline_signal_value", "Newest value of each derived signal", ("signal", "unit"))
+SIGNAL_VALUE = MetricSpec(
+    "plumbline_signal_value",
+    "Newest value of each derived signal (replay: that value's driver print was replayed)",
+    ("signal", "unit", "replay"),
+)
 SIGNAL_OBSERVATION_TIME = MetricSpec(
     "plumbline_signal_observation_timestamp_seconds",
     "Observation date of the newest signal value",
@@ -138,19 +144,41 @@ class EngineState(Protocol):
     def index(self) -> IndexEngine | None: ...
 
 
-class PipelineCollector(Collector):
-    """Exports the state of every engine a worker holds, at scrape time."""
+#: Series a live source publishes: each has an expected publication, whether a print arrived or not.
+LIVE_SERIES: tuple[str, ...] = tuple(series_id for series_id, spec in SERIES.items() if spec.live)
 
-    def __init__(self, state: EngineState) -> None:
+
+def _utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _replay(flag: bool) -> str:
+    return "true" if flag else "false"
+
+
+class PipelineCollector(Collector):
+    """Exports the state of every engine a worker holds, at scrape time.
+
+    ``now`` is the clock the expected publications are computed against (tests pin it).
+    """
+
+    def __init__(self, state: EngineState, now: Callable[[], dt.datetime] = _utc_now) -> None:
         self.state = state
+        self.now = now
 
     def collect(self) -> Iterable[Metric]:
-        now = dt.datetime.now(dt.UTC)
+        now = self.now()
         families = {spec: spec.family() for spec in STATE_METRICS}
         series_value, series_time = families[SERIES_VALUE], families[SERIES_OBSERVATION_TIME]
         expected = families[SERIES_EXPECTED_OBSERVATION_TIME]
         signal_value, signal_time = families[SIGNAL_VALUE], families[SIGNAL_OBSERVATION_TIME]
         input_age, late = families[SIGNAL_INPUT_AGE], families[LATE_SIGNALS]
+        # From the schedule alone, engines or not: a series that never arrives still goes stale. Every
+        # worker exports the same values (rules take max by series).
+        for series_id in LIVE_SERIES:
+            due = expected_observation_date(series_id, now)
+            if due is not None:
+                expected.add_metric([series_id], timestamp_of_date(due))
         states: list[DetectorState] = []
         for engine in list(self.state.engines.values()):
             for series_id, (day, observation) in sorted(engine.latest_observations().items()):
@@ -159,12 +187,8 @@ class PipelineCollector(Collector):
                     continue
                 series_value.add_metric([series_id, spec.unit], observation.value)
                 series_time.add_metric([series_id], timestamp_of_date(day))
-                if not observation.replay:
-                    due = expected_observation_date(series_id, now)
-                    if due is not None:
-                        expected.add_metric([series_id], timestamp_of_date(due))
             for signal_id, signal in sorted(engine.signals.items()):
-                signal_value.add_metric([signal_id, signal.unit], signal.value)
+                signal_value.add_metric([signal_id, signal.unit, _replay(signal.replay)], signal.value)
                 signal_time.add_metric([signal_id], timestamp_of_date(signal.observation_date))
                 for name, used in signal.inputs.items():
                     series_id = name.split("@")[0]
@@ -179,17 +203,17 @@ class PipelineCollector(Collector):
             families[INDEX_RELEASED_BY_GRACE].add_metric([], float(index.released_by_grace))
             states.append(index.state)
             if index.signal is not None:
-                signal_value.add_metric([index.signal.signal_id, "index"], index.signal.value)
+                replay = _replay(index.signal.replay)
+                signal_value.add_metric([index.signal.signal_id, "index", replay], index.signal.value)
                 signal_time.add_metric(
                     [index.signal.signal_id], timestamp_of_date(index.signal.observation_date)
                 )
-                replay = "true" if index.signal.replay else "false"
                 for signal_id, value in sorted(index.contributions.items()):
                     families[STRESS_INDEX_CONTRIBUTION].add_metric([signal_id, replay], value)
         for state in states:
             if state.last_date is None:
                 continue
-            labels = [state.spec.signal, state.spec.name, "true" if state.replay else "false"]
+            labels = [state.spec.signal, state.spec.name, _replay(state.replay)]
             families[DETECTOR_SCORE].add_metric(labels, 0.0 if math.isnan(state.score) else state.score)
             families[DETECTOR_ALARM].add_metric(labels, 1.0 if state.detector.alarm else 0.0)
             families[DETECTOR_OBSERVATION_TIME].add_metric(labels, timestamp_of_date(state.last_date))
@@ -219,6 +243,13 @@ class PipelineMetrics:
         self.processing_lag = Gauge(
             "plumbline_processing_lag_seconds",
             "Seconds between a message's broker timestamp and the end of its processing",
+            registry=registry,
+        )
+        self.rebuild_seconds = Histogram(
+            "plumbline_state_rebuild_seconds",
+            "Time to bring a partition's state up to the group's committed offset from its input topic",
+            ["topic"],
+            buckets=(0.1, 0.5, 1, 2, 5, 10, 30, 60, 120, 300),
             registry=registry,
         )
         self.started = Gauge(

@@ -76,6 +76,7 @@ def only(values: dict[str, float]) -> float:
 def test_backfilled_history_is_queryable_for_past_dates(prometheus: str, backfilled: Path) -> None:
     spread = 'plumbline_signal_value{signal="sofr_iorb_spread_bp"}'
     assert only(query(prometheus, spread, "2019-09-17T00:00:00Z")) == 315.0
+    assert '"replay": "true"' in next(iter(query(prometheus, spread, "2019-09-17T00:00:00Z")))  # history
     assert only(query(prometheus, spread, "2019-09-16T00:00:00Z")) == 33.0
     # Held over the weekend, as the worker holds its newest value between prints.
     assert only(query(prometheus, spread, "2019-09-22T00:00:00Z")) == only(

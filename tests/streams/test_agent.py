@@ -66,7 +66,8 @@ def test_agent_turns_prints_into_alerts_dead_letters_and_metrics(data_dir: Path,
     def sample(name: str, **labels: str) -> float | None:
         return registry.get_sample_value(name, labels)
 
-    assert sample("plumbline_signal_value", signal="sofr_iorb_spread_bp", unit="bp") == 6.0  # 2019-09-20
+    spread = {"signal": "sofr_iorb_spread_bp", "unit": "bp", "replay": "true"}
+    assert sample("plumbline_signal_value", **spread) == 6.0  # 2019-09-20
     assert sample("plumbline_series_value", series="SOFR", unit="percent") == 1.86
     labels = {"signal": "sofr_iorb_spread_bp", "detector": "persistence_threshold", "replay": "true"}
     assert sample("plumbline_detector_alarm", **labels) == 1.0

@@ -97,10 +97,12 @@ def metric(settings: Settings, port: int, name: str, labels: str = "") -> float:
 class WorkerProcess:
     """``plumbline worker`` as a real child process, with its own metrics port."""
 
-    def __init__(self, settings: Settings, name: str) -> None:
+    def __init__(self, settings: Settings, name: str, checkpoint_dir: Path | None = None) -> None:
         self.metrics_port = free_port()
         env = {key: value for key, value in settings.masked().items() if value}
         env.update(PLUMBLINE_METRICS_PORT=str(self.metrics_port), PATH=os.environ.get("PATH", ""))
+        if checkpoint_dir is not None:  # a worker with its own disk, as on separate machines
+            env.update(PLUMBLINE_CHECKPOINT_DIR=str(checkpoint_dir))
         self.log = settings.state_dir / f"{name}.log"
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
