@@ -82,8 +82,8 @@ class Settings:
     index_grace_seconds: float = 3.0
     # Optional TOML file choosing detectors per signal (streams/config.py); defaults: detectors/defaults.py.
     detectors_file: Path | None = None
-    # Where workers keep per-partition state checkpoints (default: <state_dir>/checkpoints). Workers
-    # of one group must share it, so a partition's state follows the partition (docs/architecture.md).
+    # Where this worker keeps its per-partition state checkpoints (default: <state_dir>/checkpoints).
+    # Local to the worker: a partition that moves is rebuilt from its input topic (docs/architecture.md).
     checkpoint_dir: Path | None = None
 
     # Secrets (masked by `plumbline config`).
@@ -170,6 +170,11 @@ class Settings:
     def broker_url(self) -> str:
         """The broker URL as Faust wants it."""
         return ";".join(f"kafka://{address.strip()}" for address in self.bootstrap_servers.split(","))
+
+    @property
+    def input_topics(self) -> tuple[str, ...]:
+        """The topics workers consume: the source of truth of their state, kept forever."""
+        return (self.topic_prints, self.topic_index_inputs)
 
     @property
     def all_topics(self) -> tuple[str, ...]:

@@ -260,6 +260,11 @@ def _wait(predicate: Callable[[], bool], timeout_seconds: float) -> bool:
     return predicate()
 
 
+# The input topics are the changelog of the workers' state (streams/rebuild.py): kept forever,
+# compacted by key (SERIES@DATE), so the newest vintage of every print stays readable.
+_CHANGELOG_CONFIGS = {"cleanup.policy": "compact", "retention.ms": "-1"}
+
+
 def create_topics(settings: Settings, timeout_seconds: float = 20.0) -> list[str]:
     """Create every plumbline topic explicitly (the broker's auto-create would pick 4 partitions).
 
@@ -287,7 +292,8 @@ def create_topics(settings: Settings, timeout_seconds: float = 20.0) -> list[str
         for topic in wanted:
             try:
                 partitions = 1 if topic == settings.topic_index_inputs else settings.topic_partitions
-                admin.create_topics([NewTopic(topic, partitions, 1)])
+                configs = _CHANGELOG_CONFIGS if topic in settings.input_topics else {}
+                admin.create_topics([NewTopic(topic, partitions, 1, topic_configs=configs)])
                 created.append(topic)
             except TopicAlreadyExistsError:
                 pass

@@ -4,6 +4,12 @@ Every YAML file under deploy/ parses; the Prometheus and Alertmanager configs pa
 amtool; the compose file has the services a deployment needs; the Kubernetes manifests render with
 kustomize and every object has apiVersion, kind and a name, every container an image, and every
 workload a selector that matches its pod template.
+
+The workers share no filesystem (SQLite's WAL does not work over a network one): each keeps its
+partition checkpoints on a volume of its own, and rebuilds a partition it has no current checkpoint
+of from the input topics (streams/rebuild.py). So each worker must get its own checkpoint volume
+(a StatefulSet claim template on Kubernetes, one named volume per worker service in Compose), and
+the input topics must be created compacted and kept forever, in both deployments.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from typing import Any
 
 import pytest
 
+from foundation.settings import Settings
 from tests.conftest import REPO_ROOT
 
 DEPLOY = REPO_ROOT / "deploy"
@@ -78,25 +85,68 @@ def test_compose_alertmanager_config_is_valid_and_routes_like_the_reference() ->
     assert ours[0] == reference, "deploy/compose/alertmanager.yml drifted from deploy/alertmanager"
 
 
-def test_compose_file_has_kafka_kraft_scalable_workers_and_the_monitoring_stack() -> None:
-    compose = load_yaml_documents((DEPLOY / "compose" / "docker-compose.yml").read_text())[0]
+def compose_file() -> dict[str, Any]:
+    return load_yaml_documents((DEPLOY / "compose" / "docker-compose.yml").read_text())[0]
+
+
+def compose_workers(services: dict[str, Any]) -> dict[str, Any]:
+    """The worker services: every service that runs `plumbline worker`."""
+    return {name: service for name, service in services.items() if service.get("command") == ["worker"]}
+
+
+def test_compose_file_has_kafka_kraft_workers_and_the_monitoring_stack() -> None:
+    compose = compose_file()
     services = compose["services"]
-    for name in ("kafka", "kafka-init", "worker", "connectors", "prometheus", "alertmanager", "grafana"):
+    for name in ("kafka", "kafka-init", "connectors", "prometheus", "alertmanager", "grafana"):
         assert name in services, f"compose has no {name} service"
     for name, service in services.items():
         assert "image" in service or "build" in service, f"{name} has neither image nor build"
     kafka = services["kafka"]["environment"]
     assert "controller" in kafka["KAFKA_PROCESS_ROLES"] and "KAFKA_CONTROLLER_QUORUM_VOTERS" in kafka
     assert "ZOOKEEPER" not in json.dumps(services).upper()
-    assert services["worker"]["command"] == ["worker"] and services["worker"]["deploy"]["replicas"] >= 2
+    workers = compose_workers(services)
+    assert len(workers) >= 2, f"compose runs {len(workers)} worker service(s), not a group"
+    for name, worker in workers.items():
+        assert worker["environment"]["PLUMBLINE_BOOTSTRAP_SERVERS"] == "kafka:9092", name
     assert services["connectors"]["command"] == ["connectors", "run"]
-    assert services["worker"]["environment"]["PLUMBLINE_BOOTSTRAP_SERVERS"] == "kafka:9092"
     # Every host path mounted from the repository exists.
     for name, service in services.items():
         for volume in service.get("volumes", []):
             source = volume.split(":")[0]
             if source.startswith("."):
                 assert (DEPLOY / "compose" / source).exists(), f"{name}: {source} does not exist"
+
+
+def test_compose_workers_each_have_their_own_checkpoint_volume() -> None:
+    compose = compose_file()
+    workers = compose_workers(compose["services"])
+    owners: dict[str, str] = {}
+    for name, worker in workers.items():
+        # `deploy.replicas` > 1 would run replicas that all mount the one named volume.
+        assert worker.get("deploy", {}).get("replicas", 1) == 1, f"{name}: replicas would share a volume"
+        assert "scale" not in worker, f"{name}: replicas would share a volume"
+        checkpoint_dir = worker["environment"]["PLUMBLINE_CHECKPOINT_DIR"]
+        mounts = [v.split(":") for v in worker.get("volumes", [])]
+        sources = [m[0] for m in mounts if len(m) >= 2 and m[1] == checkpoint_dir]
+        assert len(sources) == 1, f"{name}: no volume mounted at PLUMBLINE_CHECKPOINT_DIR {checkpoint_dir}"
+        source = sources[0]
+        assert not source.startswith((".", "/")), f"{name}: checkpoints on a host path, not a named volume"
+        assert source in (compose.get("volumes") or {}), f"{name}: volume {source} is not declared"
+        assert source not in owners, f"{name} and {owners.get(source)} share checkpoint volume {source}"
+        owners[source] = name
+    for name, service in compose["services"].items():
+        for volume in service.get("volumes", []):
+            source = volume.split(":")[0]
+            assert name in workers or source not in owners, f"{name} mounts {owners[source]}'s checkpoints"
+
+
+def test_compose_prometheus_scrapes_every_worker_service() -> None:
+    workers = set(compose_workers(compose_file()["services"]))
+    config = load_yaml_documents((DEPLOY / "compose" / "prometheus.yml").read_text())[0]
+    job = next(j for j in config["scrape_configs"] if j["job_name"] == "plumbline-worker")
+    names = {name for sd in job.get("dns_sd_configs", []) for name in sd["names"]}
+    names |= {t.rsplit(":", 1)[0] for sc in job.get("static_configs", []) for t in sc["targets"]}
+    assert names == workers, f"Prometheus scrapes {sorted(names)}, compose runs {sorted(workers)}"
 
 
 def rendered_k8s() -> list[dict[str, Any]]:
@@ -107,10 +157,11 @@ def rendered_k8s() -> list[dict[str, Any]]:
 def test_k8s_manifests_render_and_every_object_is_well_formed() -> None:
     objects = rendered_k8s()
     kinds = {(o["kind"], o["metadata"]["name"]) for o in objects}
+    services = {o["metadata"]["name"]: o for o in objects if o["kind"] == "Service"}
     for expected in (
         ("StatefulSet", "kafka"),
         ("Job", "plumbline-topics"),
-        ("Deployment", "plumbline-worker"),
+        ("StatefulSet", "plumbline-worker"),
         ("Deployment", "plumbline-connectors"),
         ("StatefulSet", "prometheus"),
         ("Deployment", "alertmanager"),
@@ -134,6 +185,13 @@ def test_k8s_manifests_render_and_every_object_is_well_formed() -> None:
             declared = {v["name"] for v in template["spec"].get("volumes", [])}
             declared |= {t["metadata"]["name"] for t in obj["spec"].get("volumeClaimTemplates", [])}
             assert mounted <= declared, f"{obj['metadata']['name']}: undeclared volumes {mounted - declared}"
+        if obj["kind"] == "StatefulSet":
+            # The governing Service exists and selects this set's pods.
+            service = services.get(obj["spec"]["serviceName"])
+            assert service, f"{obj['metadata']['name']}: no Service {obj['spec']['serviceName']}"
+            assert (
+                service["spec"]["selector"].items() <= obj["spec"]["template"]["metadata"]["labels"].items()
+            )
 
 
 def test_k8s_config_maps_carry_the_generated_files() -> None:
@@ -142,9 +200,112 @@ def test_k8s_config_maps_carry_the_generated_files() -> None:
         assert maps["grafana-dashboards"][path.name] == path.read_text()
     for path in (DEPLOY / "prometheus" / "rules").glob("*.yml"):
         assert maps["prometheus-rules"][path.name] == path.read_text()
-    workers = next(o for o in rendered_k8s() if o["metadata"]["name"] == "plumbline-worker" and "spec" in o
-                   and o["kind"] == "Deployment")  # fmt: skip
-    assert workers["spec"]["replicas"] >= 2
+
+
+def test_k8s_workers_are_a_statefulset_with_a_checkpoint_volume_each() -> None:
+    objects = rendered_k8s()
+    by_kind = {(o["kind"], o["metadata"]["name"]): o for o in objects}
+    assert ("Deployment", "plumbline-worker") not in by_kind, "the workers are a StatefulSet now"
+    workers = by_kind[("StatefulSet", "plumbline-worker")]
+    spec = workers["spec"]
+    assert spec["replicas"] >= 2, "one worker is not a group"
+    assert spec.get("podManagementPolicy") == "Parallel", "workers need not start one ordinal at a time"
+    assert spec["selector"]["matchLabels"].items() <= spec["template"]["metadata"]["labels"].items()
+    # The governing Service is headless: it gives each pod a DNS record, which Prometheus scrapes.
+    service = by_kind.get(("Service", spec["serviceName"]))
+    assert service, f"serviceName {spec['serviceName']} names no Service"
+    assert service["spec"].get("clusterIP") == "None", f"Service {spec['serviceName']} is not headless"
+    assert service["spec"]["selector"].items() <= spec["template"]["metadata"]["labels"].items()
+    # One ReadWriteOnce claim per worker, mounted at PLUMBLINE_CHECKPOINT_DIR of its env ConfigMap.
+    claims = {t["metadata"]["name"]: t["spec"] for t in spec.get("volumeClaimTemplates", [])}
+    container = next(c for c in spec["template"]["spec"]["containers"] if c.get("args") == ["worker"])
+    env: dict[str, str] = {}
+    for source in container.get("envFrom", []):
+        env.update(by_kind[("ConfigMap", source["configMapRef"]["name"])]["data"])
+    env.update({e["name"]: e["value"] for e in container.get("env", []) if "value" in e})
+    checkpoint_dir = env["PLUMBLINE_CHECKPOINT_DIR"]
+    mounts = [m for m in container.get("volumeMounts", []) if m["mountPath"] == checkpoint_dir]
+    assert len(mounts) == 1, f"nothing is mounted at PLUMBLINE_CHECKPOINT_DIR {checkpoint_dir}"
+    assert mounts[0]["name"] in claims, "the checkpoints are not on the worker's own claim"
+    assert claims[mounts[0]["name"]]["accessModes"] == ["ReadWriteOnce"], "the checkpoint claim is shared"
+    pod_volumes = {v["name"] for v in spec["template"]["spec"].get("volumes", [])}
+    assert mounts[0]["name"] not in pod_volumes, "a pod volume shadows the claim template"
+
+
+def test_k8s_no_volume_is_shared_read_write_between_pods() -> None:
+    for obj in rendered_k8s():
+        claims = []
+        if obj["kind"] == "PersistentVolumeClaim":
+            claims.append(obj["spec"])
+        claims += [t["spec"] for t in obj.get("spec", {}).get("volumeClaimTemplates", [])]
+        for claim in claims:
+            assert "ReadWriteMany" not in claim["accessModes"], f"{obj['metadata']['name']}: ReadWriteMany"
+
+
+def _shell_commands(script: str) -> list[str]:
+    """The commands of a topic-creation script: continuation lines joined, `for VAR in ...; do ...;
+    done` loops unrolled (their body once per value, `"$VAR"` and Compose's `"$$VAR"` replaced)."""
+    lines = [line.strip() for line in script.replace("\\\n", " ").splitlines()]
+    commands: list[str] = []
+    loop: tuple[str, list[str]] | None = None
+    body: list[str] = []
+    for line in lines:
+        match = re.fullmatch(r"for (\w+) in (.+); do", line)
+        if match:
+            loop, body = (match[1], match[2].split()), []
+        elif line == "done" and loop is not None:
+            var, values = loop
+            for value in values:
+                commands += [re.sub(rf'"?\$\$?{{?{var}}}?"?', value, command) for command in body]
+            loop = None
+        elif line and not line.startswith("#"):
+            (body if loop is not None else commands).append(" ".join(line.split()))
+    return commands
+
+
+def _check_topic_script(script: str, partitions: int) -> None:
+    settings = Settings()
+    inputs = {settings.topic_prints, settings.topic_index_inputs}
+    commands = _shell_commands(script)
+    for topic in settings.all_topics:
+        created = [
+            c
+            for c in commands
+            if "kafka-topics.sh" in c and "--create" in c and f"--topic {topic} " in f"{c} "
+        ]
+        assert len(created) == 1, f"{topic} is created {len(created)} times"
+        wanted = 1 if topic == settings.topic_index_inputs else partitions
+        assert f"--partitions {wanted} " in created[0], f"{topic}: not {wanted} partitions"
+        compacted = "--config cleanup.policy=compact" in created[0]
+        forever = "--config retention.ms=-1" in created[0]
+        if topic in inputs:
+            # The workers rebuild their state from these topics: compacted by key, kept forever.
+            assert compacted and forever, f"{topic} is not created compacted with infinite retention"
+            altered = [
+                c for c in commands if "kafka-configs.sh" in c and f"--entity-name {topic} " in f"{c} "
+            ]
+            assert altered and "--alter" in altered[-1], f"{topic}: existing topic not given the configs"
+            configs = set(altered[-1].split("--add-config ", 1)[1].split()[0].split(","))
+            assert {"cleanup.policy=compact", "retention.ms=-1"} <= configs, topic
+        else:
+            assert not compacted and not forever, f"{topic} is an output topic: ordinary retention"
+
+
+def test_k8s_topics_job_keeps_the_input_topics_forever_compacted() -> None:
+    objects = rendered_k8s()
+    job = next(o for o in objects if o["kind"] == "Job" and o["metadata"]["name"] == "plumbline-topics")
+    env = next(o for o in objects if o["kind"] == "ConfigMap" and o["metadata"]["name"] == "plumbline-env")
+    container = job["spec"]["template"]["spec"]["containers"][0]
+    _check_topic_script(container["args"][-1], int(env["data"]["PLUMBLINE_TOPIC_PARTITIONS"]))
+
+
+def test_compose_kafka_init_keeps_the_input_topics_forever_compacted() -> None:
+    services = compose_file()["services"]
+    partitions = {
+        int(w["environment"]["PLUMBLINE_TOPIC_PARTITIONS"]) for w in compose_workers(services).values()
+    }
+    assert len(partitions) == 1, f"the workers disagree on PLUMBLINE_TOPIC_PARTITIONS: {partitions}"
+    _check_topic_script(services["kafka-init"]["command"][-1], partitions.pop())
 
 
 def test_k8s_alertmanager_config_is_valid(tmp_path: Path) -> None:
