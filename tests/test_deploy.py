@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -37,8 +38,6 @@ def test_promtool_rule_tests_fire_and_stay_quiet() -> None:
 
 
 def test_every_alert_rule_has_a_promtool_test() -> None:
-    import re
-
     rules = "".join(p.read_text() for p in (DEPLOY / "prometheus" / "rules").glob("*.yml"))
     tests = "".join(p.read_text() for p in (DEPLOY / "prometheus" / "tests").glob("*.yml"))
     alerts = set(re.findall(r"^\s*- alert: (\w+)", rules, re.MULTILINE))
@@ -46,6 +45,31 @@ def test_every_alert_rule_has_a_promtool_test() -> None:
     for alert in alerts:
         assert f"alertname: {alert}" in tests, f"{alert} has no promtool test"
         assert (REPO_ROOT / "docs" / "runbooks" / f"{alert}.md").is_file(), f"{alert} has no runbook"
+
+
+def _alert_blocks(path: Path) -> list[str]:
+    """The text of each alerting rule of a rule file, from its `- alert:` line to the next rule."""
+    blocks = re.split(r"^\s*- (?=alert:|record:)", path.read_text(), flags=re.MULTILINE)[1:]
+    return [block for block in blocks if block.startswith("alert:")]
+
+
+def test_funding_alerts_keep_firing_through_a_worker_restart() -> None:
+    # A restart, redeploy or rebalance hides a worker's series for a few scrapes; that gap must not
+    # resolve a page (deploy/prometheus/tests/funding_continuity_test.yml shows it, docs/deploy.md
+    # says what it costs). A new funding alert without it would flap on every deploy.
+    alerts = _alert_blocks(DEPLOY / "prometheus" / "rules" / "funding.yml")
+    assert alerts
+    for alert in alerts:
+        name = alert.splitlines()[0]
+        assert "\n        keep_firing_for: 5m\n" in alert, f"{name} has no keep_firing_for: 5m"
+
+
+def test_replay_is_never_taken_from_a_global_mode() -> None:
+    # One replayed detector once labelled every level alert replay="true" and silenced live pages:
+    # each alert takes `replay` from its own inputs (deploy/prometheus/tests/funding_replay_test.yml).
+    rules = "".join(p.read_text() for p in (DEPLOY / "prometheus" / "rules").glob("*.yml"))
+    assert "plumbline:replay:mode" not in rules
+    assert "count(plumbline_detector_alarm" not in rules
 
 
 def test_alertmanager_config_is_valid() -> None:

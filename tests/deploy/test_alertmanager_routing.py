@@ -115,6 +115,44 @@ def test_replayed_alerts_page_nobody(alertmanager: Settings) -> None:
     assert {n["receiver"] for n in found} == {"replay"}
 
 
+def test_a_live_alert_beside_a_replay_pages_and_the_replay_does_not(alertmanager: Settings) -> None:
+    # The rules label each alert with its own inputs' replay flag: a replay running beside live data
+    # must neither page nor silence the live alert.
+    name = unique("LiveBesideReplay")
+    post_alerts(
+        alertmanager,
+        {"alertname": name, "signal": "sofr_iorb_spread_bp", "severity": "critical", "replay": "false"},
+        {"alertname": name, "signal": "srf_usage_usd_bn", "severity": "critical", "replay": "true"},
+    )
+    found = wait_for_notifications(alertmanager, name, count=2)
+    delivered = {(a["signal"], n["path"]) for n in found for a in n["alerts"]}
+    assert delivered == {("sofr_iorb_spread_bp", "/alerts/page"), ("srf_usage_usd_bn", "/alerts/replay")}
+
+
+def test_a_replayed_critical_does_not_inhibit_the_live_warning_of_its_signal(alertmanager: Settings) -> None:
+    name = unique("ReplayInhibit")
+    replayed = {"alertname": name, "signal": "sofr_iorb_spread_bp", "severity": "critical", "replay": "true"}
+    post_alerts(alertmanager, replayed)
+    assert wait_for_notifications(alertmanager, name), "the replayed critical never arrived"
+    live_warning = {**replayed, "severity": "warning", "replay": "false", "detector": "persistence_threshold"}
+    post_alerts(alertmanager, live_warning)
+    found = wait_for_notifications(alertmanager, name, count=2)
+    delivered = {(a["severity"], a["replay"], n["path"]) for n in found for a in n["alerts"]}
+    assert ("warning", "false", "/alerts/notify") in delivered, found
+
+
+def test_pipeline_alerts_without_a_replay_label_route_by_severity(alertmanager: Settings) -> None:
+    absent = unique("WorkersAbsent")
+    missing = unique("SignalMissing")
+    post_alerts(
+        alertmanager,
+        {"alertname": absent, "job": "plumbline-worker", "severity": "critical", "team": "platform"},
+        {"alertname": missing, "signal": "reserves_usd_bn", "severity": "critical", "team": "platform"},
+    )
+    assert [n["path"] for n in wait_for_notifications(alertmanager, absent)] == ["/alerts/page"]
+    assert [n["path"] for n in wait_for_notifications(alertmanager, missing)] == ["/alerts/page"]
+
+
 def test_alerts_are_grouped_by_alert_name_and_signal(alertmanager: Settings) -> None:
     name = unique("Grouping")
     stale = [{"alertname": name, "severity": "warning", "series": s} for s in ("SOFR", "EFFR", "WRESBAL")]
