@@ -67,14 +67,22 @@ class Query:
 
 
 def series(series_id: str, *, legend: str | None = None) -> Query:
-    """The latest print of a source series, labelled with its id unless ``legend`` is given."""
-    return Query(expr=f'plumbline_series_value{{series="{series_id}"}}', legend=legend or series_id)
+    """The latest print of a source series, labelled with its id unless ``legend`` is given.
+
+    One line per series: ``max by`` merges the copies two workers export during a rebalance.
+    """
+    expr = f'max by (series, unit) (plumbline_series_value{{series="{series_id}"}})'
+    return Query(expr=expr, legend=legend or series_id)
 
 
 def signal(signal_id: str, *, legend: str | None = None, no_data_reason: str | None = None) -> Query:
-    """A derived signal, labelled with its id unless ``legend`` is given."""
+    """A derived signal, labelled with its id unless ``legend`` is given.
+
+    One line per signal: ``max by`` joins backfilled history (replay="true") and live values
+    (replay="false"), and merges the copies two workers export during a rebalance.
+    """
     return Query(
-        expr=f'plumbline_signal_value{{signal="{signal_id}"}}',
+        expr=f'max by (signal, unit) (plumbline_signal_value{{signal="{signal_id}"}})',
         legend=legend or signal_id,
         no_data_reason=no_data_reason,
     )
