@@ -13,6 +13,7 @@ and outputs are committed together before a message is acknowledged (streams/che
 
 from __future__ import annotations
 
+import collections
 import functools
 import logging
 import time
@@ -37,6 +38,11 @@ __all__ = ["Worker", "create_app"]
 
 log = logging.getLogger(__name__)
 _INDEX_KEY = "index"
+#: A rebuild sends again the outputs of this many of the last messages before the committed offset.
+#: The previous owner may have died with them unsent in an outbox on its own disk; that outbox can
+#: only hold records of messages it processed within its last offset-commit interval (seconds), so
+#: this bound is generous, and older outputs are not sent a second time. Outputs stay at-least-once.
+RESEND_TAIL_MESSAGES = 10_000
 
 
 def checkpoint_dir(settings: Settings) -> Path:
@@ -91,14 +97,13 @@ class Worker:
         behind = _behind(store.offset(), committed)
         if behind:
             started = time.perf_counter()
-            records: list[OutboxRecord] = []
+            tail: collections.deque[list[OutboxRecord]] = collections.deque(maxlen=RESEND_TAIL_MESSAGES)
 
             def feed(_offset: int, value: bytes) -> None:
-                # The previous owner may have died with these outputs unsent (its outbox was on its
-                # own disk): send them again, same keys. Outputs stay at-least-once.
-                records.extend(self.outputs(engine.handle_print_bytes(value), forward_to_index=True))
+                tail.append(self.outputs(engine.handle_print_bytes(value), forward_to_index=True))
 
             count = await read_partition(self.settings, topic, partition, behind[0], behind[1], feed)
+            records = [record for outputs in tail for record in outputs]
             ids = store.commit(engine, records, offset=behind[1] - 1)
             await self.send(store, ids, records)
             self.metrics.rebuild_seconds.labels(topic).observe(time.perf_counter() - started)
@@ -122,16 +127,17 @@ class Worker:
         if behind:
             started = time.perf_counter()
 
-            records: list[OutboxRecord] = []
+            tail: collections.deque[list[OutboxRecord]] = collections.deque(maxlen=RESEND_TAIL_MESSAGES)
 
             def feed(_offset: int, value: bytes) -> None:
                 try:
                     index.add(Signal.from_json(value), time.monotonic())
                 except RecordError:
                     return  # the previous owner dead-lettered it
-                records.extend(self.outputs(index.drain(time.monotonic()), forward_to_index=False))
+                tail.append(self.outputs(index.drain(time.monotonic()), forward_to_index=False))
 
             await read_partition(self.settings, topic, 0, behind[0], behind[1], feed)
+            records = [record for outputs in tail for record in outputs]
             ids = store.commit_blob(_INDEX_KEY, index.to_json(), records, offset=behind[1] - 1)
             await self.send(store, ids, records)
             self.metrics.rebuild_seconds.labels(topic).observe(time.perf_counter() - started)
