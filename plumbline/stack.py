@@ -260,9 +260,9 @@ def _wait(predicate: Callable[[], bool], timeout_seconds: float) -> bool:
     return predicate()
 
 
-# The input topics are the changelog of the workers' state (streams/rebuild.py): kept forever,
-# compacted by key (SERIES@DATE), so the newest vintage of every print stays readable.
-_CHANGELOG_CONFIGS = {"cleanup.policy": "compact", "retention.ms": "-1"}
+# The input topics are the changelog of the workers' state (streams/rebuild.py): kept forever and
+# not compacted, so a rebuild reads history in the order it was first processed (topics-job.yaml).
+_CHANGELOG_CONFIGS = {"cleanup.policy": "delete", "retention.ms": "-1", "retention.bytes": "-1"}
 
 
 def create_topics(settings: Settings, timeout_seconds: float = 20.0) -> list[str]:

@@ -1,12 +1,12 @@
 """Rebuild a partition's state from its input topic, up to the consumer group's committed offset.
 
-The input topics are the source of truth: the prints topic is compacted by key and kept forever
-(``plumbline stack up`` and deploy/ create it so), so it serves as the changelog of every
-partition's state. A worker's checkpoint is local to it (its own directory, its own volume). When
-a worker is assigned a partition whose local checkpoint is missing, or older than what the group
-has committed (another worker processed it meanwhile), it re-reads the partition from just after
-its checkpoint up to the committed offset, feeding the same engine, before it processes anything
-new.
+The input topics are the source of truth: the prints and index-inputs topics are kept forever and
+not compacted (``plumbline stack up`` and deploy/ create them so: compaction would move a re-sent
+print to its latest position), so they serve as the changelog of every partition's state. A
+worker's checkpoint is local to it (its own directory, its own volume). When a worker is assigned
+a partition whose local checkpoint is missing, or older than what the group has committed (another
+worker processed it meanwhile), it re-reads the partition from just after its checkpoint up to the
+committed offset, feeding the same engine, before it processes anything new.
 
 The read stops at the committed offset, never at an end offset: the embedded broker under-reports
 end offsets, and the committed offset is exactly what the group has processed.
@@ -75,7 +75,7 @@ async def read_partition(
 ) -> int:
     """Feed ``handle(offset, value)`` every message of ``topic[partition]`` in ``[start, stop)``.
 
-    Returns how many messages were read (fewer than ``stop - start`` where compaction removed some).
+    Returns how many messages were read (offsets need not be contiguous).
     Raises :class:`RebuildError` when no message arrives for ``idle_timeout_seconds`` before ``stop``.
     """
     if start >= stop:
@@ -97,7 +97,7 @@ async def read_partition(
                 if message.offset >= stop:
                     position = stop
                     break
-                if message.value is not None:  # a compaction tombstone carries no print
+                if message.value is not None:  # a tombstone carries no print
                     handle(message.offset, message.value)
                     count += 1
                 position = message.offset + 1

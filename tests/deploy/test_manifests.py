@@ -9,7 +9,7 @@ The workers share no filesystem (SQLite's WAL does not work over a network one):
 partition checkpoints on a volume of its own, and rebuilds a partition it has no current checkpoint
 of from the input topics (streams/rebuild.py). So each worker must get its own checkpoint volume
 (a StatefulSet claim template on Kubernetes, one named volume per worker service in Compose), and
-the input topics must be created compacted and kept forever, in both deployments.
+the input topics must be created kept forever and not compacted, in both deployments.
 """
 
 from __future__ import annotations
@@ -276,22 +276,23 @@ def _check_topic_script(script: str, partitions: int) -> None:
         assert len(created) == 1, f"{topic} is created {len(created)} times"
         wanted = 1 if topic == settings.topic_index_inputs else partitions
         assert f"--partitions {wanted} " in created[0], f"{topic}: not {wanted} partitions"
-        compacted = "--config cleanup.policy=compact" in created[0]
-        forever = "--config retention.ms=-1" in created[0]
+        compacted = "cleanup.policy=compact" in created[0]
+        forever = "--config retention.ms=-1" in created[0] and "--config retention.bytes=-1" in created[0]
         if topic in inputs:
-            # The workers rebuild their state from these topics: compacted by key, kept forever.
-            assert compacted and forever, f"{topic} is not created compacted with infinite retention"
+            # The workers rebuild their state from these topics: kept forever, in their original order.
+            assert forever and not compacted, f"{topic} is not created with infinite retention, uncompacted"
+            assert "--config cleanup.policy=delete" in created[0], topic
             altered = [
                 c for c in commands if "kafka-configs.sh" in c and f"--entity-name {topic} " in f"{c} "
             ]
             assert altered and "--alter" in altered[-1], f"{topic}: existing topic not given the configs"
             configs = set(altered[-1].split("--add-config ", 1)[1].split()[0].split(","))
-            assert {"cleanup.policy=compact", "retention.ms=-1"} <= configs, topic
+            assert {"cleanup.policy=delete", "retention.ms=-1", "retention.bytes=-1"} <= configs, topic
         else:
             assert not compacted and not forever, f"{topic} is an output topic: ordinary retention"
 
 
-def test_k8s_topics_job_keeps_the_input_topics_forever_compacted() -> None:
+def test_k8s_topics_job_keeps_the_input_topics_forever() -> None:
     objects = rendered_k8s()
     job = next(o for o in objects if o["kind"] == "Job" and o["metadata"]["name"] == "plumbline-topics")
     env = next(o for o in objects if o["kind"] == "ConfigMap" and o["metadata"]["name"] == "plumbline-env")
@@ -299,7 +300,7 @@ def test_k8s_topics_job_keeps_the_input_topics_forever_compacted() -> None:
     _check_topic_script(container["args"][-1], int(env["data"]["PLUMBLINE_TOPIC_PARTITIONS"]))
 
 
-def test_compose_kafka_init_keeps_the_input_topics_forever_compacted() -> None:
+def test_compose_kafka_init_keeps_the_input_topics_forever() -> None:
     services = compose_file()["services"]
     partitions = {
         int(w["environment"]["PLUMBLINE_TOPIC_PARTITIONS"]) for w in compose_workers(services).values()
