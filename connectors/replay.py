@@ -4,7 +4,9 @@ Each print is sent when it became known (``published_at`` from the catalogue: SO
 T+1 at 08:00 New York, weekly H.4.1 on its Thursday release, the rate on reserves at the start of
 its effective date), with the vintage first published and the replay flag set, so its alerts page
 nobody. ``speed`` is historic seconds per wall-clock second; ``None`` sends as fast as the broker
-takes them.
+takes them. ``hold`` keeps chosen prints in force longer than the pace would (a :class:`Hold`: at
+least so many seconds, optionally until a condition is met), so that a state lasting one replayed
+day stays visible long enough for a scraper to see it.
 
 Where a series comes from: the connectors' archive when it holds that series (its first vintage,
 i.e. the value as first published, at its publication time), else the data directory's CSV. A
@@ -35,6 +37,7 @@ from foundation.records import Print
 from foundation.settings import Settings
 
 __all__ = [
+    "Hold",
     "ReplayPlan",
     "ReplayProgress",
     "ResumableReplay",
@@ -199,6 +202,37 @@ class ReplayProgress:
         self.sent, self.done, self.last_key, self.last_published_at = 0, False, "", ""
 
 
+@dataclasses.dataclass(frozen=True)
+class Hold:
+    """How long the state a print leaves must stay in force before a later print is sent.
+
+    The next print published later than the held one is sent no sooner than ``seconds`` after the
+    held one was acknowledged, whatever the pace; with ``until``, not before ``until()`` returns
+    true either, unless ``max_seconds`` (counted from the same moment) have passed. ``until`` is
+    polled every ``poll_seconds``.
+    """
+
+    seconds: float
+    until: Callable[[], bool] | None = None
+    max_seconds: float | None = None
+    poll_seconds: float = 0.1
+
+    def wait(self, since: float, clock: Callable[[], float], sleep: Callable[[float], None]) -> bool:
+        """Wait out this hold, begun at ``since`` on ``clock``; returns whether ``until`` was met."""
+        remaining = since + self.seconds - clock()
+        if remaining > 0:
+            sleep(remaining)
+        if self.until is None:
+            return True
+        deadline = since + max(self.seconds, self.max_seconds if self.max_seconds is not None else 0.0)
+        while not self.until():
+            left = deadline - clock()
+            if left <= 0:
+                return False
+            sleep(min(self.poll_seconds, left))
+        return True
+
+
 def run_replay(
     producer: PrintProducer,
     prints: Iterable[Print],
@@ -209,37 +243,59 @@ def run_replay(
     *,
     on_flushed: Callable[[int], None] | None = None,
     flush_every: int = 500,
+    hold: Callable[[Print], Hold | None] | None = None,
+    clock: Callable[[], float] = time.monotonic,
 ) -> int:
     """Send ``prints`` (already in publication order), pausing by their publication gaps / ``speed``.
 
     Each print is flushed before the next pause, so the broker has it when ``on_sent`` is called.
     ``on_flushed(n)`` is called whenever the first ``n`` prints are known to be acknowledged (at
     least every ``flush_every`` prints, and at the end): the hook for progress and resumption.
+
+    ``hold(print)`` may return a :class:`Hold` for a print: the print is flushed at once, and the
+    next print published later waits (on ``clock``, with ``sleep``) until the hold is over, on top of
+    the pace (the longer of the two; ``max_pause_seconds`` caps only the pace). Prints published at
+    the same moment as a held one are sent without waiting. A hold on the last prints is waited out
+    before returning, so the state they leave has been in force that long when this returns.
     Returns the number of prints sent.
     """
     sent = 0
     previous: dt.datetime | None = None
+    holds: list[tuple[float, Hold]] = []
 
     def flushed() -> None:
         producer.flush()
         if on_flushed is not None:
             on_flushed(sent)
 
+    def wait_holds() -> None:
+        for since, pending in holds:
+            pending.wait(since, clock, sleep)
+        holds.clear()
+
     for record in prints:
-        if speed is not None and previous is not None:
-            gap_seconds = (record.published_at - previous).total_seconds() / speed
-            if gap_seconds > 0:
-                flushed()
-                sleep(min(gap_seconds, max_pause_seconds))
+        if previous is not None and record.published_at > previous:
+            if speed is not None:
+                gap_seconds = (record.published_at - previous).total_seconds() / speed
+                if gap_seconds > 0:
+                    flushed()
+                    sleep(min(gap_seconds, max_pause_seconds))
+            if holds:
+                wait_holds()
         producer.send(record)
         previous = record.published_at
         sent += 1
         if on_sent is not None:
             producer.flush()
             on_sent(record)
-        if sent % flush_every == 0:
+        held = hold(record) if hold is not None else None
+        if held is not None:
+            flushed()
+            holds.append((clock(), held))
+        elif sent % flush_every == 0:
             flushed()
     flushed()
+    wait_holds()
     return sent
 
 
