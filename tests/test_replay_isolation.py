@@ -18,7 +18,7 @@ from foundation.records import Print
 from foundation.settings import Settings
 from plumbline import stack
 from plumbline.webhook import iter_alerts
-from tests.test_restart import wait_for
+from tests.test_e2e import wait_for
 
 pytestmark = pytest.mark.e2e
 

@@ -24,6 +24,7 @@ from foundation.settings import Settings
 from offline.evaluation import SIGNAL_SERIES
 from plumbline import stack
 from plumbline.webhook import iter_alerts
+from tests.test_e2e import wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -55,15 +56,6 @@ def notifications(settings: Settings) -> list[tuple[str, str, str]]:
 
 def worker_pid(settings: Settings) -> int | None:
     return next(c.pid for c in stack.status(settings) if c.name == "worker")
-
-
-def wait_for(predicate, timeout_seconds: float) -> bool:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout_seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.5)
-    return bool(predicate())
 
 
 def test_worker_kill_9_while_alerts_fire_sends_no_notification_and_loses_no_series(

@@ -15,28 +15,13 @@ from connectors.producer import PrintProducer
 from connectors.replay import Hold, ResumableReplay, plan_from_settings, run_replay
 from foundation.records import Print
 from foundation.settings import Settings, load_settings
+from tests.backtest.test_backtest_and_replay_plan import FlakyProducer
 
 START, END = dt.date(2019, 1, 1), dt.date(2019, 12, 31)
 
 
 def _settings(tmp_path: Path, data_dir: Path) -> Settings:
     return load_settings(env={}, state_dir=tmp_path / "state", data_dir=data_dir)
-
-
-class FlakyProducer:
-    """Takes prints until ``fail_after`` sends, then raises like a broker that went away."""
-
-    def __init__(self, fail_after: int | None = None) -> None:
-        self.sent: list[Print] = []
-        self.fail_after = fail_after
-
-    def send(self, record: Print) -> None:
-        if self.fail_after is not None and len(self.sent) >= self.fail_after:
-            raise ConnectionError("broker gone")
-        self.sent.append(record)
-
-    def flush(self) -> None:
-        pass
 
 
 def _producer(fake: FlakyProducer) -> PrintProducer:

@@ -18,13 +18,12 @@ import pytest
 
 from foundation.catalogue import INDEX_SIGNAL
 from foundation.settings import Settings
-from plumbline import stack
 from streams.config import detector_plan
 from streams.inprocess import run_in_process
-from tests.conftest import make_settings
 from tests.streams.test_worker_faults import (
     AlertKey,
     WorkerProcess,
+    broker_with_two_partitions,
     committed,
     metric,
     per_signal,
@@ -41,12 +40,8 @@ def slow_grace_broker(tmp_path: Path) -> Iterator[Settings]:
     # The composite index waits for every partition group's watermark, or for the grace period; a
     # takeover (session timeout, rebalance, rebuild) takes seconds, so the grace must outlast it for
     # the index to equal the uninterrupted run (docs/architecture.md).
-    settings = make_settings(tmp_path / "state", topic_partitions=2, index_grace_seconds=60.0)
-    stack.up(settings, components=["broker"], say=lambda line: None)
-    try:
+    with broker_with_two_partitions(tmp_path, index_grace_seconds=60.0) as settings:
         yield settings
-    finally:
-        stack.down(settings, say=lambda line: None)
 
 
 def without_index(alerts: dict[str, list[AlertKey]]) -> dict[str, list[AlertKey]]:

@@ -6,6 +6,7 @@ engines (streams/inprocess.py), i.e. an uninterrupted run without Kafka.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import signal
@@ -121,14 +122,21 @@ class WorkerProcess:
         self.process.wait(timeout=30)
 
 
-@pytest.fixture
-def two_partition_broker(tmp_path: Path) -> Iterator[Settings]:
-    settings = make_settings(tmp_path / "state", topic_partitions=2, index_grace_seconds=10.0)
+@contextlib.contextmanager
+def broker_with_two_partitions(tmp_path: Path, index_grace_seconds: float) -> Iterator[Settings]:
+    """The embedded broker with two-partition topics, on free ports; stopped afterwards."""
+    settings = make_settings(tmp_path / "state", topic_partitions=2, index_grace_seconds=index_grace_seconds)
     stack.up(settings, components=["broker"], say=lambda line: None)
     try:
         yield settings
     finally:
         stack.down(settings, say=lambda line: None)
+
+
+@pytest.fixture
+def two_partition_broker(tmp_path: Path) -> Iterator[Settings]:
+    with broker_with_two_partitions(tmp_path, index_grace_seconds=10.0) as settings:
+        yield settings
 
 
 def wait_for_alerts(settings: Settings, expected: dict[str, list[AlertKey]], timeout_seconds: float) -> dict:  # type: ignore[type-arg]
