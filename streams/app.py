@@ -157,6 +157,37 @@ class Worker:
         assert self.index is not None and self.index_store is not None
         return self.index, self.index_store
 
+    def preload(self) -> None:
+        """Export the local checkpoints at start, before the group assigns anything.
+
+        After a restart the group join waits for the old member's session to expire, which can take
+        longer than a scrape or two; the state this worker held is on its disk and is exported now,
+        so no series disappears. The first assignment then keeps what is assigned (bringing it up to
+        the committed offset) and releases the rest. Nothing is processed or sent before it.
+        """
+        s = self.settings
+        directory = checkpoint_dir(s) / s.app_id
+        for path in sorted(directory.glob(f"{s.topic_prints}-*.sqlite")):
+            suffix = path.stem.rsplit("-", 1)[-1]
+            if not suffix.isdigit():
+                continue
+            store = CheckpointStore(path)
+            engine = FundingEngine(self.plan, topic=s.topic_prints)
+            store.load_engine(engine)
+            self.engines[int(suffix)], self.stores[int(suffix)] = engine, store
+        index_path = self._path(s.topic_index_inputs, 0)
+        if index_path.exists():
+            store = CheckpointStore(index_path)
+            index = IndexEngine(self.plan[INDEX_SIGNAL][0], grace_seconds=s.index_grace_seconds)
+            saved = store.load_blob(_INDEX_KEY)
+            if saved is not None:
+                index.restore(saved, time.monotonic())
+            self.index, self.index_store = index, store
+        if self.engines or self.index is not None:
+            log.info(
+                "exporting the checkpoints of partitions %s until the group assigns", sorted(self.engines)
+            )
+
     def release(self, topic: str, partitions: set[int]) -> None:
         """Forget the state of partitions another worker now owns (it may change them meanwhile)."""
         if topic == self.settings.topic_prints:
@@ -318,6 +349,7 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
     async def on_assigned(sender: Any, assigned: Any, **kwargs: Any) -> None:
         await worker.take({(tp.topic, tp.partition) for tp in assigned})
 
+    worker.preload()
     return worker
 
 
