@@ -69,6 +69,20 @@ class Worker:
     def _path(self, topic: str, partition: int) -> Path:
         return checkpoint_dir(self.settings) / self.settings.app_id / f"{topic}-{partition}.sqlite"
 
+    def _engine_from(self, store: CheckpointStore) -> FundingEngine:
+        """A prints engine holding what ``store`` checkpointed."""
+        engine = FundingEngine(self.plan, topic=self.settings.topic_prints)
+        store.load_engine(engine)
+        return engine
+
+    def _index_from(self, store: CheckpointStore) -> IndexEngine:
+        """The composite index engine holding what ``store`` checkpointed."""
+        index = IndexEngine(self.plan[INDEX_SIGNAL][0], grace_seconds=self.settings.index_grace_seconds)
+        saved = store.load_blob(_INDEX_KEY)
+        if saved is not None:
+            index.restore(saved, time.monotonic())
+        return index
+
     async def take(self, assigned: set[tuple[str, int]]) -> None:
         """Make the state of every assigned partition current and exported, before any message.
 
@@ -92,8 +106,7 @@ class Worker:
     async def _load_prints(self, partition: int, committed: int | None) -> None:
         topic = self.settings.topic_prints
         store = self.stores.get(partition) or CheckpointStore(self._path(topic, partition))
-        engine = FundingEngine(self.plan, topic=topic)
-        store.load_engine(engine)
+        engine = self._engine_from(store)
         behind = _behind(store.offset(), committed)
         if behind:
             started = time.perf_counter()
@@ -119,10 +132,7 @@ class Worker:
     async def _load_index(self, committed: int | None) -> None:
         topic = self.settings.topic_index_inputs
         store = self.index_store or CheckpointStore(self._path(topic, 0))
-        index = IndexEngine(self.plan[INDEX_SIGNAL][0], grace_seconds=self.settings.index_grace_seconds)
-        saved = store.load_blob(_INDEX_KEY)
-        if saved is not None:
-            index.restore(saved, time.monotonic())
+        index = self._index_from(store)
         behind = _behind(store.offset(), committed)
         if behind:
             started = time.perf_counter()
@@ -172,17 +182,11 @@ class Worker:
             if not suffix.isdigit():
                 continue
             store = CheckpointStore(path)
-            engine = FundingEngine(self.plan, topic=s.topic_prints)
-            store.load_engine(engine)
-            self.engines[int(suffix)], self.stores[int(suffix)] = engine, store
+            self.engines[int(suffix)], self.stores[int(suffix)] = self._engine_from(store), store
         index_path = self._path(s.topic_index_inputs, 0)
         if index_path.exists():
             store = CheckpointStore(index_path)
-            index = IndexEngine(self.plan[INDEX_SIGNAL][0], grace_seconds=s.index_grace_seconds)
-            saved = store.load_blob(_INDEX_KEY)
-            if saved is not None:
-                index.restore(saved, time.monotonic())
-            self.index, self.index_store = index, store
+            self.index, self.index_store = self._index_from(store), store
         if self.engines or self.index is not None:
             log.info(
                 "exporting the checkpoints of partitions %s until the group assigns", sorted(self.engines)
