@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sqlite3
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -45,15 +46,30 @@ CREATE TABLE IF NOT EXISTS outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, topic T
 """
 
 
+#: How long to wait for another process holding a checkpoint file's lock.
+_BUSY_TIMEOUT_SECONDS = 30.0
+
+
 def _connect(path: Path) -> sqlite3.Connection:
     path.parent.mkdir(parents=True, exist_ok=True)
-    connection = sqlite3.connect(path, isolation_level=None, timeout=30.0)
+    connection = sqlite3.connect(path, isolation_level=None, timeout=_BUSY_TIMEOUT_SECONDS)
     # WAL + synchronous=NORMAL: a committed transaction survives the process being killed (-9); only
     # an operating-system crash can lose the last few, and those messages are then re-read.
-    connection.execute("PRAGMA journal_mode=WAL")
-    connection.execute("PRAGMA synchronous=NORMAL")
-    connection.executescript(_SCHEMA)
-    return connection
+    # Two processes opening a new file at once (workers sharing a host's directory) can get
+    # "database is locked" from the journal-mode switch at once: SQLite skips its busy handler
+    # there to avoid a deadlock, so the setup is retried here instead.
+    deadline = time.monotonic() + _BUSY_TIMEOUT_SECONDS
+    while True:
+        try:
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute("PRAGMA synchronous=NORMAL")
+            connection.executescript(_SCHEMA)
+            return connection
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                connection.close()
+                raise
+            time.sleep(0.05)
 
 
 class CheckpointStore:

@@ -51,6 +51,9 @@ def test_agent_turns_prints_into_alerts_dead_letters_and_metrics(data_dir: Path,
                 outcomes.append(test_agent.results[event.message.offset])
             event = await test_agent.put(b"\x00 poison")
             outcomes.append(test_agent.results[event.message.offset])
+            # Sends are asynchronous (acknowledged into the outbox later); read the topics only
+            # once the producer has delivered the last one, or a loaded machine reads too early.
+            await worker.app.producer.flush()
 
     asyncio.run(drive())
     alerts = [a for o in outcomes for a in o.alerts]
