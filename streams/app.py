@@ -13,6 +13,7 @@ and outputs are committed together before a message is acknowledged (streams/che
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import functools
 import logging
@@ -63,6 +64,11 @@ class Worker:
         self.index_store: CheckpointStore | None = None
         self.metrics = PipelineMetrics(registry, self)
         self.topics: dict[str, Any] = {}
+        # Partitions being made current by an assignment. Faust resumes fetching from a separate
+        # task as soon as the assignment handler first awaits (stream_recovery_delay is 0), so an
+        # agent can receive a taken partition's first message while its state is still being
+        # rebuilt; the agent waits on this instead of starting from an empty engine.
+        self._loading: dict[tuple[str, int], asyncio.Future[None]] = {}
 
     # -- partitions ------------------------------------------------------------------------------
 
@@ -94,18 +100,47 @@ class Worker:
         s = self.settings
         prints = {partition for topic, partition in assigned if topic == s.topic_prints}
         index = (s.topic_index_inputs, 0) in assigned
-        self.release(s.topic_prints, set(self.engines) - prints)
-        if not index:
-            self.release(s.topic_index_inputs, {0})
-        committed = await committed_offsets(s, assigned)
-        for partition in sorted(prints):
-            await self._load_prints(partition, committed.get((s.topic_prints, partition)))
-        if index:
-            await self._load_index(committed.get((s.topic_index_inputs, 0)))
+        loop = asyncio.get_running_loop()
+        keys = [(s.topic_prints, p) for p in sorted(prints)] + ([(s.topic_index_inputs, 0)] if index else [])
+        for key in keys:  # before the first await: see ``_loading``
+            self._loading[key] = loop.create_future()
+        try:
+            self.release(s.topic_prints, set(self.engines) - prints)
+            if not index:
+                self.release(s.topic_index_inputs, {0})
+            committed = await committed_offsets(s, assigned)
+            for partition in sorted(prints):
+                await self._load_prints(partition, committed.get((s.topic_prints, partition)))
+                self._loaded((s.topic_prints, partition))
+            if index:
+                await self._load_index(committed.get((s.topic_index_inputs, 0)))
+        finally:
+            for key in keys:  # also on failure, so no agent waits forever (the worker crashes)
+                self._loaded(key)
+
+    @property
+    def index_loading(self) -> bool:
+        """Whether an assignment is making the composite index current right now."""
+        return (self.settings.topic_index_inputs, 0) in self._loading
+
+    def _loaded(self, key: tuple[str, int]) -> None:
+        future = self._loading.pop(key, None)
+        if future is not None and not future.done():
+            future.set_result(None)
+
+    async def _until_loaded(self, key: tuple[str, int]) -> None:
+        future = self._loading.get(key)
+        if future is not None:
+            await asyncio.shield(future)
 
     async def _load_prints(self, partition: int, committed: int | None) -> None:
         topic = self.settings.topic_prints
-        store = self.stores.get(partition) or CheckpointStore(self._path(topic, partition))
+        kept = self.stores.get(partition)
+        if kept is not None and partition in self.engines and not _behind(kept.offset(), committed):
+            # Owned through the rebalance and nobody processed it meanwhile: the engine in memory
+            # is its checkpoint (both change together between awaits), so it stays as it is.
+            return
+        store = kept or CheckpointStore(self._path(topic, partition))
         engine = self._engine_from(store)
         behind = _behind(store.offset(), committed)
         if behind:
@@ -131,7 +166,10 @@ class Worker:
 
     async def _load_index(self, committed: int | None) -> None:
         topic = self.settings.topic_index_inputs
-        store = self.index_store or CheckpointStore(self._path(topic, 0))
+        kept = self.index_store
+        if kept is not None and self.index is not None and not _behind(kept.offset(), committed):
+            return  # kept through the rebalance; it also keeps the arrival times its grace uses
+        store = kept or CheckpointStore(self._path(topic, 0))
         index = self._index_from(store)
         behind = _behind(store.offset(), committed)
         if behind:
@@ -156,14 +194,20 @@ class Worker:
 
     async def engine_for(self, partition: int) -> tuple[FundingEngine, CheckpointStore]:
         """The engine of a prints partition (loaded on assignment; here only if that was missed)."""
+        topic = self.settings.topic_prints
+        await self._until_loaded((topic, partition))
         if partition not in self.engines:
-            await self._load_prints(partition, None)
+            committed = await committed_offsets(self.settings, [(topic, partition)])
+            await self._load_prints(partition, committed.get((topic, partition)))
         return self.engines[partition], self.stores[partition]
 
     async def index_engine(self) -> tuple[IndexEngine, CheckpointStore]:
         """The composite index engine (loaded on assignment; here only if that was missed)."""
+        topic = self.settings.topic_index_inputs
+        await self._until_loaded((topic, 0))
         if self.index is None or self.index_store is None:
-            await self._load_index(None)
+            committed = await committed_offsets(self.settings, [(topic, 0)])
+            await self._load_index(committed.get((topic, 0)))
         assert self.index is not None and self.index_store is not None
         return self.index, self.index_store
 
@@ -339,6 +383,8 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
         # Dates wait for every partition group's watermark; in live operation the weekly groups are
         # idle for days, so a grace period releases them.
         if worker.index is None or worker.index_store is None or not worker.index.pending:
+            return
+        if worker.index_loading:  # a rebuild is replacing the index: it drains what is due itself
             return
         outcome = worker.index.drain(time.monotonic())
         if outcome.signals or outcome.alerts:
