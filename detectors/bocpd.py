@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from detectors._rolling import MAD_TO_SIGMA
+from detectors._rolling import RollingOrder, mad_scale
 from detectors.base import Detector, calendar_effects_of, value_of
 from detectors.suppression import Suppressor
 
@@ -24,9 +24,15 @@ class Bocpd(Detector):
     lengths beyond ``max_run_length`` are merged into the longest one kept, so memory and time per
     update are bounded.
 
-    The data are put on a unit scale first: the first ``warmup`` observations fix a center (median)
-    and scale (MAD, floored at ``min_scale``), so the prior (``alpha``, ``beta``, ``kappa``) is
-    the same for every series, whatever its unit.
+    The data are put on a unit scale first, so the prior (``alpha``, ``beta``, ``kappa``) is the
+    same for every series, whatever its unit: the first ``warmup`` observations fix a center
+    (median) and scale (MAD, floored at ``min_scale``) and form the first segment, fed in time
+    order. The unit then follows the series: the median and MAD of the last ``scale_window``
+    learned observations are checked after every update, and when the scale has moved by more
+    than half (either way) or the center by more than one scale, every segment's statistics are
+    re-expressed in the new unit (an affine change of variable: run-length probabilities are
+    unchanged). A prior fixed by a calm warm-up would otherwise see every day of a noisier regime
+    as a new segment, and a prior centred on a level long gone would misjudge new segments.
 
     Score: the change probability ``P(r_t < horizon)``, the posterior mass on a segment that
     started within the last ``horizon`` observations, in [0, 1]; 0.0 during warm-up, NaN for a
@@ -45,7 +51,9 @@ class Bocpd(Detector):
     alpha, beta, kappa
         Normal-Gamma prior on unit-scaled data (prior mean 0).
     warmup
-        Observations that fix the unit scale.
+        Observations that fix the first unit scale.
+    scale_window
+        Recent learned observations whose median and MAD keep the unit up to date.
     min_scale
         Floor on that scale, in the series' units, and on the predictive scale of any segment.
     calendar_aware
@@ -98,6 +106,7 @@ class Bocpd(Detector):
         warmup: int = 20,
         min_scale: float = 0.0,
         calendar_aware: bool = True,
+        scale_window: int = 250,
     ) -> None:
         if expected_run_length <= 1 or max_run_length < 2 or not 1 <= horizon < max_run_length:
             raise ValueError(
@@ -105,6 +114,8 @@ class Bocpd(Detector):
             )
         if min(alpha, beta, kappa) <= 0 or warmup < 2 or hold < 1 or not 0 < threshold <= 1:
             raise ValueError("need alpha, beta, kappa > 0, warmup >= 2, hold >= 1, 0 < threshold <= 1")
+        if scale_window < warmup:
+            raise ValueError(f"scale_window must be at least warmup ({warmup}), got {scale_window}")
         self.expected_run_length = float(expected_run_length)
         self.max_run_length = int(max_run_length)
         self.horizon = int(horizon)
@@ -116,6 +127,7 @@ class Bocpd(Detector):
         self.warmup = int(warmup)
         self.min_scale = float(min_scale)
         self.calendar_aware = bool(calendar_aware)
+        self.scale_window = int(scale_window)
         # Run length r has seen r observations, so its alpha and kappa depend on r alone.
         runs = np.arange(self.max_run_length + 1, dtype=float)
         self._alphas = self.alpha + runs / 2.0
@@ -132,6 +144,7 @@ class Bocpd(Detector):
         self._means = np.zeros(1)
         self._betas = np.full(1, self.beta)
         self._suppressor = Suppressor(min_duration=self.hold)
+        self._recent = RollingOrder(self.scale_window)
 
     def _step(self, value: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The posterior, means and betas after ``value`` (unit-scaled); does not change state."""
@@ -190,22 +203,38 @@ class Bocpd(Detector):
             return
         self._log_posterior, self._means, self._betas = self._step(value)
         self._suppressor.update(self._change_probability(self._log_posterior) >= self.threshold)
+        self._recent.add(value)
+        self._follow_scale()
+
+    def _robust_unit(self, values: list[float]) -> tuple[float, float]:
+        """Median and scale (MAD to sigma, floored at ``min_scale``, never zero) of sorted values."""
+        middle = len(values) // 2
+        center = values[middle] if len(values) % 2 else 0.5 * (values[middle - 1] + values[middle])
+        scale = max(mad_scale(values, center), self.min_scale)
+        if scale <= 0.0:
+            # A constant stretch: use a scale relative to the level so the model stays defined.
+            scale = max(abs(center) * 1e-3, 1e-9)
+        return center, scale
 
     def _fix_scale(self) -> None:
-        ordered = sorted(self._warmup_values)
-        middle = len(ordered) // 2
-        center = ordered[middle] if len(ordered) % 2 else 0.5 * (ordered[middle - 1] + ordered[middle])
-        deviations = sorted(abs(v - center) for v in ordered)
-        mad = deviations[middle] if len(ordered) % 2 else 0.5 * (deviations[middle - 1] + deviations[middle])
-        scale = max(MAD_TO_SIGMA * mad, self.min_scale)
-        if scale <= 0.0:
-            # A constant warm-up: use a scale relative to the level so the model stays defined.
-            scale = max(abs(center) * 1e-3, 1e-9)
-        self._center, self._scale = center, scale
-        self._warmup_values = []
-        # The warm-up observations themselves form the first segment.
-        for value in ordered:
+        self._center, self._scale = self._robust_unit(sorted(self._warmup_values))
+        # The warm-up observations themselves form the first segment, in the order they came.
+        for value in self._warmup_values:
             self._log_posterior, self._means, self._betas = self._step(value)
+            self._recent.add(value)
+        self._warmup_values = []
+
+    def _follow_scale(self) -> None:
+        center, scale = self._robust_unit(self._recent.ordered)
+        ratio = scale / self._scale
+        if 2.0 / 3.0 <= ratio <= 1.5 and abs(center - self._center) <= self._scale:
+            return
+        # z_new = (z_old * old_scale + old_center - center) / scale for every segment's mean; the
+        # sums of squares in beta scale with the square. Only the prior part of beta is not
+        # re-expressed exactly (it is re-stated in the new unit), which is the point of the change.
+        self._means = (self._means * self._scale + self._center - center) / scale
+        self._betas = self._betas / ratio**2
+        self._center, self._scale = center, scale
 
     @property
     def alarm(self) -> bool:
@@ -225,6 +254,7 @@ class Bocpd(Detector):
             "means": [float(v) for v in self._means],
             "betas": [float(v) for v in self._betas],
             "suppressor": self._suppressor.to_state(),
+            "recent": list(self._recent.recent),
         }
 
     def _set_state(self, state: dict[str, Any]) -> None:
@@ -235,6 +265,7 @@ class Bocpd(Detector):
         self._means = np.array(state["means"], dtype=float)
         self._betas = np.array(state["betas"], dtype=float)
         self._suppressor.set_state(state["suppressor"])
+        self._recent.load([float(v) for v in state["recent"]])
 
 
 def _logsumexp(values: np.ndarray) -> float:

@@ -17,11 +17,15 @@ class PageHinkley(Detector):
     """Page-Hinkley test for a change in the mean, via ``river.drift.PageHinkley``.
 
     River's parameters are in the series' own units (``delta`` and ``threshold`` of 0.005 and 50
-    suit a stream of values near 1). To give one default for every funding signal, the wrapper
-    feeds River ``(x - center) / scale``, where the first ``warmup`` observations fix the center
-    (median) and scale (MAD times 1.4826, floored at ``min_scale``): ``delta`` and ``threshold``
-    are then in standard deviations of that early stretch. The forgetting factor ``alpha`` is set
-    so an observation weighs about half after three months of daily prints.
+    suit a stream of values near 1). To give one default for every series, the wrapper feeds River
+    ``(x - center) / scale``, where ``warmup`` observations fix the center (median) and scale (MAD
+    times 1.4826, floored at ``min_scale``): ``delta`` and ``threshold`` are then in standard
+    deviations. The scale is not fixed forever: after every drift the test restarts (as River's
+    does) and the next ``warmup`` observations, the new regime's, fix a new center and scale
+    before they are replayed into the fresh test in time order (so the restart costs no more than
+    River's own ``min_instances``). A scale learned in a calm stretch would otherwise turn every
+    later day of a noisier regime into a drift. The forgetting factor ``alpha`` is set so an
+    observation weighs about half after three months of daily prints.
 
     State: River's Page-Hinkley is plain Python without a state accessor; its running mean,
     cumulative sums and extremes are private attributes, read and written in two functions only
@@ -30,7 +34,7 @@ class PageHinkley(Detector):
     attributes these are; the conformance suite's round-trip tests prove each one.
 
     Score: the Page-Hinkley statistic that ``x`` would produce, divided by ``threshold`` (1.0 or
-    more means a drift); 0.0 during warm-up, NaN for a missing value. Alarm: a drift was detected
+    more means a drift); 0.0 during a warm-up, NaN for a missing value. Alarm: a drift was detected
     at the last update.
 
     Parameters
@@ -38,14 +42,14 @@ class PageHinkley(Detector):
     min_instances, delta, threshold, alpha, mode
         As in ``river.drift.PageHinkley``, on the standardised scale.
     warmup
-        Observations that fix the scale.
+        Observations that fix the scale, at the start and again after each drift.
     min_scale
         Floor on the scale, in the series' units.
 
     Examples
     --------
     SOFR minus IORB (bp), upward changes only: the climb of the spread above IORB in the autumn
-    of 2025 is a drift (from late August, ahead of the Q4 episode); the calm of 2021 is not.
+    of 2025 is a drift (from 2025-09-02, as the Q4 episode begins); the calm of 2021 is not.
 
     >>> from detectors._examples import date_of, observations, spread_bp
     >>> detector = PageHinkley(mode="up", min_scale=2.0)
@@ -55,7 +59,7 @@ class PageHinkley(Detector):
     ...     if detector.alarm:
     ...         drifts.append(date_of(x).isoformat())
     >>> drifts[:1]
-    ['2025-08-25']
+    ['2025-09-02']
     >>> quiet = PageHinkley(mode="up", min_scale=2.0)
     >>> sum(quiet.learn_one(x) or quiet.alarm for x in observations(spread_bp("2021-01-01", "2021-12-31")))
     0
@@ -102,16 +106,13 @@ class PageHinkley(Detector):
             return math.nan
         if math.isnan(self._scale) or math.isinf(value):
             return 0.0 if math.isnan(self._scale) else math.inf
-        z = (value - self._center) / self._scale
         if self._river.drift_detected:
-            # River restarts on the update after a drift: score against a fresh test.
-            count, mean, sum_increase, sum_decrease = 0.0, 0.0, 0.0, 0.0
-            min_increase, max_decrease = math.inf, -1.0
-        else:
-            state = _river_state(self._river)
-            count, mean = state["count"], state["mean"]
-            sum_increase, sum_decrease = state["sum_increase"], state["sum_decrease"]
-            min_increase, max_decrease = state["min_increase"], state["max_decrease"]
+            return 0.0  # the next update starts a new warm-up (the new regime's scale)
+        z = (value - self._center) / self._scale
+        state = _river_state(self._river)
+        count, mean = state["count"], state["mean"]
+        sum_increase, sum_decrease = state["sum_increase"], state["sum_decrease"]
+        min_increase, max_decrease = state["min_increase"], state["max_decrease"]
         # One step of River's PageHinkley.update on copies of its statistics.
         count += 1.0
         mean += (z - mean) / count
@@ -130,8 +131,12 @@ class PageHinkley(Detector):
         if value - value != 0.0:  # NaN or infinite
             return
         if self._scale == self._scale:  # warmed up (not NaN)
-            self._river.update((value - self._center) / self._scale)  # type: ignore[no-untyped-call]
-            return
+            if not self._river.drift_detected:
+                self._river.update((value - self._center) / self._scale)  # type: ignore[no-untyped-call]
+                return
+            # A drift: the old regime's scale says nothing about the new one; learn it afresh.
+            self._center = self._scale = math.nan
+            self._river = self._new_river()
         self._warmup_values.append(value)
         if len(self._warmup_values) == self.warmup:
             ordered = sorted(self._warmup_values)
@@ -139,6 +144,9 @@ class PageHinkley(Detector):
             mad = sorted(abs(v - center) for v in ordered)[len(ordered) // 2]
             scale = max(MAD_TO_SIGMA * mad, self.min_scale)
             self._center, self._scale = center, scale if scale > 0 else max(abs(center) * 1e-3, 1e-9)
+            # In time order: the test must see the warm-up as it happened, not sorted.
+            for earlier in self._warmup_values:
+                self._river.update((earlier - self._center) / self._scale)  # type: ignore[no-untyped-call]
             self._warmup_values = []
 
     @property

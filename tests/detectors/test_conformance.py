@@ -62,14 +62,20 @@ def synthetic_stream(length: int = 400, seed: int = 7) -> list[dict[str, Any]]:
 
 
 def as_input(name: str, observation: dict[str, Any]) -> dict[str, Any]:
-    """Multivariate detectors get two named signals (one of them sometimes missing)."""
+    """Multivariate detectors get two named signals, the second missing on one day in five.
+
+    The second signal moves with the first (a repo-rate tail moves with the median), so a step
+    in the value is a step in both, as stress shows up in funding data. Days are counted from
+    the epoch: timestamps are whole days, so the day number, not the seconds, decides the hole.
+    """
     if not REGISTRY[name].multivariate:
         return observation
     value = observation["value"]
     x = {key: v for key, v in observation.items() if key != "value"}  # timestamp and calendar
     x["spread_bp"] = value
-    if isinstance(value, float) and math.isfinite(value) and int(observation["timestamp"]) % 5:
-        x["reserves_usd"] = 3e12 - 1e10 * value
+    day_number = int(observation["timestamp"] // 86400) if "timestamp" in observation else 0
+    if isinstance(value, float) and math.isfinite(value) and day_number % 5:
+        x["tail_spread_bp"] = 2.0 * value + 3.0
     return x
 
 
@@ -351,3 +357,71 @@ def test_calendar_aware_detector_scores_a_quarter_end_differently(name: str) -> 
     run(unaware, name, stream)
     assert aware.score_one(spike) != aware.score_one(quarter_end)
     assert unaware.score_one(spike) == unaware.score_one(quarter_end)
+
+
+def test_multivariate_input_really_has_two_signals_one_sometimes_missing() -> None:
+    inputs = [as_input("funding_stress_index", x) for x in synthetic_stream(50)]
+    with_both = sum("tail_spread_bp" in x for x in inputs)
+    assert 0 < with_both < len(inputs)
+    assert all("spread_bp" in x for x in inputs)
+
+
+#: The step every detector must flag, in robust standard deviations of a calm series, and how soon.
+STEP_SIGMAS = 8.0
+STEP_WITHIN_POINTS = 15
+#: Calm series: at most one alarm onset per this many points after the first 60 (a detector that
+#: pages on the noise of a calm series teaches people to ignore it).
+CALM_POINTS_PER_ONSET = 100
+#: A default that pages on calm noise: River's Half-Space Trees score is often above its 0.9
+#: threshold on Gaussian data (98 false pages per 1000 points in the synthetic benchmark of
+#: docs/detectors.md). Measured, not wished away; strict, so a fix fails here until it is removed.
+NOT_QUIET_BY_DEFAULT = {"half_space_trees"}
+
+
+def calm_then_step(length: int, step_at: int | None, seed: int) -> list[dict[str, Any]]:
+    """Business days of Gaussian noise (sd 1) around -5, and from ``step_at`` a step of ``STEP_SIGMAS``.
+
+    The level sits below zero so that rule-like detectors on a level (``persistence_threshold``
+    enters at 0) see the step cross it and the calm never reach it.
+    """
+    rng = random.Random(seed)
+    day = dt.date(2021, 1, 4)
+    stream: list[dict[str, Any]] = []
+    while len(stream) < length:
+        if calendar.is_business_day(day):
+            stepped = step_at is not None and len(stream) >= step_at
+            stream.append(observation(day, -5.0 + rng.gauss(0.0, 1.0) + (STEP_SIGMAS if stepped else 0.0)))
+        day += dt.timedelta(days=1)
+    return stream
+
+
+def onsets_of(name: str, stream: list[dict[str, Any]]) -> list[int]:
+    states = [alarm for _, alarm in run(REGISTRY[name](), name, stream)]
+    return [i for i, on in enumerate(states) if on and not (i and states[i - 1])]
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_every_detector_flags_a_step_in_a_calm_series_within_a_few_points(name: str, seed: int) -> None:
+    if name in NOT_QUIET_BY_DEFAULT:
+        # Paging on the noise already, a step may fall inside an episode that started before it.
+        pytest.xfail(f"{name} pages on calm noise, so a step need not start a new episode")
+    step_at = 200
+    onsets = onsets_of(name, calm_then_step(step_at + 40, step_at, seed))
+    assert any(step_at <= i < step_at + STEP_WITHIN_POINTS for i in onsets), (
+        f"{name} did not page within {STEP_WITHIN_POINTS} points of a {STEP_SIGMAS} sd step; onsets {onsets}"
+    )
+
+
+@pytest.mark.parametrize(
+    "quiet_name",
+    [
+        pytest.param(n, marks=pytest.mark.xfail(strict=True, reason="pages on calm noise (measured)"))
+        if n in NOT_QUIET_BY_DEFAULT
+        else n
+        for n in NAMES
+    ],
+)
+def test_every_detector_keeps_a_calm_series_quiet(quiet_name: str) -> None:
+    length = 560
+    onsets = [i for i in onsets_of(quiet_name, calm_then_step(length, None, seed=5)) if i >= 60]
+    assert len(onsets) <= (length - 60) // CALM_POINTS_PER_ONSET, f"{quiet_name} paged at {onsets}"

@@ -47,7 +47,7 @@ def test_score_writes_one_row_per_input_row_in_order(tmp_path: Path) -> None:
                       "--param", "exit_level=2")  # fmt: skip
     assert code == 0
     rows = list(csv.reader(out.splitlines()))
-    assert rows[0] == ["timestamp", "score", "alarm"]
+    assert rows[0] == ["timestamp", "score", "alarm", "state"]
     assert [r[0] for r in rows[1:]] == [
         "2019-09-13",
         "2019-09-16T00:00:00Z",
@@ -55,7 +55,8 @@ def test_score_writes_one_row_per_input_row_in_order(tmp_path: Path) -> None:
         "2019-09-18 00:00",
         "2019-09-19",
     ]
-    assert [r[2] for r in rows[1:]] == ["0", "0", "1", "1", "1"]
+    assert [r[3] for r in rows[1:]] == ["0", "0", "1", "1", "1"]  # state: on while the episode lasts
+    assert [r[2] for r in rows[1:]] == ["0", "0", "1", "0", "0"]  # alarm: the row that pages
     assert float(rows[3][1]) == pytest.approx(0.6)
 
 
