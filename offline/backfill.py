@@ -103,8 +103,16 @@ class _Writer:
         self.summary.series += wrote
 
 
-def write_openmetrics(result: BacktestResult, path: Path, step_seconds: int = 86400) -> BackfillSummary:
-    """Write the window's funding-state metrics as OpenMetrics text (families never interleave)."""
+def write_openmetrics(
+    result: BacktestResult, path: Path, step_seconds: int = 86400, *, replay: bool = True
+) -> BackfillSummary:
+    """Write the window's funding-state metrics as OpenMetrics text (families never interleave).
+
+    Signals and detector metrics carry ``replay="true"``, as the worker labels replayed history, so a
+    backfilled Prometheus beside live data pages nobody. ``replay=False`` labels them as live: the
+    alert rules' backtest (:mod:`offline.rules`) scores history as if it had been live.
+    """
+    replay_label = "true" if replay else "false"
     if step_seconds < 60 or 86400 % step_seconds:
         raise ValueError("step must divide a day and be at least a minute")
     summary = BackfillSummary()
@@ -134,7 +142,7 @@ def write_openmetrics(result: BacktestResult, path: Path, step_seconds: int = 86
             signals[INDEX_SIGNAL] = index
         out.family(SIGNAL_VALUE)
         for signal_id, points in sorted(signals.items()):
-            out.series(SIGNAL_VALUE, (signal_id, SIGNALS[signal_id].unit, "true"), points)
+            out.series(SIGNAL_VALUE, (signal_id, SIGNALS[signal_id].unit, replay_label), points)
         out.family(SIGNAL_OBSERVATION_TIME)
         for signal_id, points in sorted(signals.items()):
             out.series(SIGNAL_OBSERVATION_TIME, (signal_id,), {d: timestamp_of_date(d) for d in points})
@@ -143,7 +151,7 @@ def write_openmetrics(result: BacktestResult, path: Path, step_seconds: int = 86
             out.family(spec)
             for signal_id, detector in keys:
                 points = _detector_points(result, (signal_id, detector), spec)
-                out.series(spec, (signal_id, detector, "true"), points)
+                out.series(spec, (signal_id, detector, replay_label), points)
         handle.write("# EOF\n")
     return summary
 

@@ -4,7 +4,8 @@
   (:mod:`offline.evaluation`);
 - ``docs/backtest.md``, its generated section: the full-history backtest's print and alert counts,
   episode table and data notes (:mod:`offline.backtest`), and the size of the matching backfill;
-- ``deploy/prometheus/BACKTEST.md``, the whole file: the alert rules on history (:mod:`offline.rules`).
+- ``deploy/prometheus/BACKTEST.md``, the whole file: the shipped alert rules evaluated by a temporary
+  Prometheus on the backfilled history, and what Alertmanager would deliver (:mod:`offline.rules`).
 
 ``plumbline generate`` writes them, ``plumbline generate --check`` and
 ``tests/test_generated_documents.py`` compare them with the committed copies. The text holds only
@@ -40,6 +41,7 @@ __all__ = [
     "REPO_ROOT",
     "Document",
     "backtest_section",
+    "full_history_backtest",
     "generate_documents",
 ]
 
@@ -76,7 +78,7 @@ class Document:
         return True
 
 
-def _full_history_backtest(data_dir: Path) -> BacktestResult:
+def full_history_backtest(data_dir: Path) -> BacktestResult:
     """``plumbline backtest --from BACKTEST_START --to <newest print>`` on the data directory alone.
 
     Default detectors and no archive, whatever the caller's settings: the document describes the
@@ -132,8 +134,9 @@ def generate_documents(data_dir: Path, root: Path | None = None) -> list[Documen
     """
     root = root or REPO_ROOT
     evaluation = evaluate(data_dir)
-    backtest = _full_history_backtest(data_dir)
-    rules_report = rules.report(rules.build_state(data_dir))
+    backtest = full_history_backtest(data_dir)
+    # The rules on the same history, evaluated by a temporary Prometheus (offline/rules.py).
+    rules_report = rules.report(rules.evaluate_rules(backtest))
     return [
         _with_section(root, DETECTORS_DOC, render_markdown(evaluation, command=COMMAND)),
         _with_section(root, BACKTEST_DOC, backtest_section(backtest, _backfill_size(backtest))),

@@ -1,264 +1,624 @@
-"""Backtest of the funding alert rules on real history: which days would each alert fire?
+"""The shipped alert rules on real history, evaluated by a real Prometheus, delivered as Alertmanager would.
 
-The rules in ``deploy/prometheus/rules/funding.yml`` read the worker's state: the newest value of
-each signal and each detector's alarm, held between publications. :func:`build_state` rebuilds that
-state for every US business day from 2018 by running the worker's engines in-process over the
-``date,value`` files of the data directory in publication order (signals as docs/metrics.md defines
-them, detectors as ``streams/config.py`` configures them by default, each daily value visible from
-its observation date, weekly H.4.1 values from the business day after their Wednesday).
-:func:`report` applies the same conditions and thresholds as the rules and lists the firing
-episodes per alert and severity, with the check that matters: fires on the stress episodes, quiet
-in the glut. ``plumbline generate`` writes it to ``deploy/prometheus/BACKTEST.md``.
+No copy of the rules lives here: the PromQL of ``deploy/prometheus/rules/funding.yml`` is evaluated
+by Prometheus itself on the worker's metrics over history.
 
-Keep the thresholds in ``THRESHOLDS`` equal to the ones in ``rules/funding.yml``
-(``tests/deploy/test_rules_backtest.py`` checks that each one appears in the rule file).
+1. **Backfill.** The full-history backtest (the worker's engines in-process, ``offline/backtest.py``)
+   is written as OpenMetrics by :func:`offline.backfill.write_openmetrics`, one sample per day at
+   00:00 UTC holding the newest observation dated on or before it, labelled ``replay="false"``: the
+   history is scored as if it had been live, so it takes the live routes. ``promtool tsdb
+   create-blocks-from openmetrics`` turns it into blocks, and a temporary Prometheus
+   (:mod:`offline.prometheus`) serves them.
+2. **Recording rules**, in file order and layer by layer (a rule reading another's output comes after
+   it): each one's expression is range-queried at one-day steps aligned to 00:00 UTC (a rule
+   evaluation *is* an instant query at its evaluation time), the result is written under the rule's
+   name and labels as blocks, and Prometheus restarts to load them. ``promtool tsdb
+   create-blocks-from rules`` does the same but evaluates at the group's hashed offset within the
+   interval (hours away from the daily samples, so it sees nothing through the 5-minute lookback)
+   and issues one query per two-hour block, 37,000 per rule over this history.
+3. **Alerting rules**: each expression is range-queried at the same steps; every result series is an
+   alert (its labels plus the rule's), pending until it has held for ``for:`` and firing for
+   ``keep_firing_for`` after it stops holding, both at daily resolution.
+4. **Alertmanager**: the firing alerts of every step go through the routing tree, grouping,
+   inhibition and repeat intervals of ``deploy/alertmanager/alertmanager.yml``
+   (:mod:`offline.alertmanager`).
+
+:func:`report` renders ``deploy/prometheus/BACKTEST.md`` with the page budget
+(:data:`PAGE_BUDGET`) checked against the result.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
-from collections.abc import Callable
+import math
+import re
+import tempfile
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-import pandas as pd
+import yaml
 
-from foundation.calendar import is_business_day, next_business_day
-from foundation.catalogue import INDEX_SIGNAL
-from foundation.episodes import CALM_STRETCH, EPISODES
-from foundation.settings import load_settings
-from offline.evaluation import (
-    DETECTION_LEAD_BUSINESS_DAYS,
-    detection_window_start,
-    history_prints,
-    signal_series,
+from foundation.calendar import (
+    business_days_between,
+    date_of_timestamp,
+    is_business_day,
+    previous_business_day,
+    timestamp_of_date,
 )
-from streams.config import detector_plan
-from streams.inprocess import run_in_process
+from foundation.episodes import CALM_STRETCH, EPISODES, Episode
+from offline.alertmanager import AlertmanagerConfig, Notification, load_config, notifications
+from offline.alertmanager import parse_duration_seconds as _duration
+from offline.backfill import create_blocks, write_openmetrics
+from offline.backtest import BacktestResult
+from offline.evaluation import detection_window_start
+from offline.prometheus import PrometheusError, TemporaryPrometheus
 
-__all__ = ["RULES", "THRESHOLDS", "FiringEpisode", "Rule", "build_state", "episodes", "report"]
+__all__ = [
+    "FED_FIRST_REACTION",
+    "PAGE_BUDGET",
+    "THRESHOLDS",
+    "AlertHistory",
+    "AlertRule",
+    "RecordingRule",
+    "RulesBacktest",
+    "alert_histories",
+    "deadline",
+    "evaluate_rules",
+    "history_prometheus",
+    "load_rules",
+    "report",
+    "thresholds",
+]
 
-#: Every level a rule compares with, by the name used here (and in the rule's ``# backtest:`` marker).
-THRESHOLDS: dict[str, float] = {
-    "sofr_spike_bp": 25.0,
-    "sofr99_critical_bp": 100.0,
-    "repo_off_floor_bp": 5.0,
-    "onrrp_depleted_usd_bn": 50.0,
-    "onrrp_sofr_range_position_ratio": 0.5,
-    "reserves_fall_28d_usd_bn": -150.0,
-    "reserves_fall_thin_buffer_onrrp_usd_bn": 250.0,
-    "tga_rise_28d_usd_bn": 150.0,
-    "tga_rebuild_from_usd_bn": 500.0,
-    "tga_reserves_fall_28d_usd_bn": -100.0,
-    "srf_used_usd_bn": 1.0,
-    "srf_critical_usd_bn": 25.0,
-    "dgs10_selloff_20d_bp": 30.0,
-    "usdjpy_unwind_info_20d_pct": -5.0,
-    "usdjpy_unwind_20d_pct": -8.0,
+#: The repository the rule files belong to (this package's parent directory).
+_ROOT = Path(__file__).resolve().parents[1]
+#: The rule files evaluated on history. deploy/prometheus/rules/pipeline.yml watches the pipeline
+#: itself (targets up, dead letters, lag): history has none of those inputs, so it is listed, not run.
+RULE_FILES = (_ROOT / "deploy" / "prometheus" / "rules" / "funding.yml",)
+NOT_EVALUATED = (_ROOT / "deploy" / "prometheus" / "rules" / "pipeline.yml",)
+ALERTMANAGER_CONFIG = _ROOT / "deploy" / "alertmanager" / "alertmanager.yml"
+
+STEP_SECONDS = 86400
+
+#: The central bank's first reaction to each episode (shared/DOMAIN.md, "When the Fed reacted"): a
+#: page helps only if it comes on prints observed no later than the business day before. None: the
+#: Fed did not react.
+FED_FIRST_REACTION: dict[str, dt.date | None] = {
+    "repo_spike_2019": dt.date(2019, 9, 17),  # first overnight repo operation since 2009, 09:30 ET
+    "dash_for_cash_2020": dt.date(2020, 3, 9),  # overnight repo offer raised to $150bn
+    "tga_rebuild_2023": None,  # no reaction: reserves stayed ample while ON RRP drained
+    "q4_2025": dt.date(2025, 10, 29),  # FOMC announces the end of balance-sheet run-off
 }
-T = THRESHOLDS
-
-START = dt.date(2018, 1, 2)
 
 
 @dataclasses.dataclass(frozen=True)
-class Rule:
-    """One alert at one severity, as a condition on the daily state frame."""
+class Budget:
+    """The page budget the shipped rules must meet on history (issue 13)."""
+
+    #: At most this many critical pages a year over ``quiet_years``.
+    critical_pages_per_year: float = 0.5
+    quiet_years: tuple[int, int] = (2021, 2024)
+    #: No alert stays critical longer than this many business days (a standing condition is a regime).
+    max_critical_business_days: int = 5
+
+
+PAGE_BUDGET = Budget()
+
+
+def _marker_thresholds(paths: Iterable[Path]) -> dict[str, float]:
+    found: dict[str, float] = {}
+    for path in paths:
+        for name, value in re.findall(r"# threshold: (\w+) = (\S+)\n", path.read_text()):
+            found[name] = float(value)
+    return found
+
+
+def thresholds(paths: Iterable[Path] = RULE_FILES) -> dict[str, float]:
+    """Every level a rule compares with, by the name of its ``# threshold: NAME = VALUE`` marker.
+
+    The rule file is the one place these numbers live; the marker names them for the selection
+    procedure (``offline/selection.py``) and the demo.
+    """
+    return _marker_thresholds(paths)
+
+
+#: The rules' thresholds, read from the rule files (see :func:`thresholds`).
+THRESHOLDS: dict[str, float] = thresholds()
+
+
+@dataclasses.dataclass(frozen=True)
+class RecordingRule:
+    """One recording rule of a rule file."""
+
+    record: str
+    expr: str
+    labels: dict[str, str]
+
+
+@dataclasses.dataclass(frozen=True)
+class AlertRule:
+    """One alerting rule of a rule file; ``position`` tells rules of one alert name apart."""
 
     alert: str
-    severity: str
-    condition: Callable[[pd.DataFrame], pd.Series]
-    value: str  # the column shown as the peak value of an episode
-    variant: str = ""  # which rule of the alert, when it has several at one severity
+    expr: str
+    labels: dict[str, str]
+    for_seconds: float
+    keep_firing_for_seconds: float
+    position: int
+
+    @property
+    def severity(self) -> str:
+        """The rule's severity label ("" when it has none)."""
+        return self.labels.get("severity", "")
+
+    @property
+    def name(self) -> str:
+        """The alert name with its severity, and its position when one alert has several rules of it."""
+        return f"{self.alert} ({self.severity})"
 
 
-def _from_next_business_day(values: pd.Series) -> pd.Series:
-    """Weekly prints: visible from the business day after their (Wednesday) date."""
-    shifted = [pd.Timestamp(next_business_day(stamp.date())) for stamp in values.index]
-    return pd.Series(values.to_numpy(), index=pd.DatetimeIndex(shifted))
+def load_rules(paths: Iterable[Path] = RULE_FILES) -> tuple[list[RecordingRule], list[AlertRule]]:
+    """Every recording and alerting rule of ``paths``, in file order."""
+    recording: list[RecordingRule] = []
+    alerting: list[AlertRule] = []
+    for path in paths:
+        try:
+            body = yaml.safe_load(path.read_text())
+        except (OSError, yaml.YAMLError) as exc:
+            raise PrometheusError(f"{path}: cannot read the rule file ({exc})") from None
+        for group in body.get("groups") or ():
+            for rule in group.get("rules") or ():
+                labels = {str(k): str(v) for k, v in (rule.get("labels") or {}).items()}
+                if "record" in rule:
+                    recording.append(RecordingRule(str(rule["record"]), str(rule["expr"]), labels))
+                else:
+                    alerting.append(
+                        AlertRule(
+                            str(rule["alert"]),
+                            str(rule["expr"]),
+                            labels,
+                            _duration(str(rule["for"])) if "for" in rule else 0.0,
+                            _duration(str(rule["keep_firing_for"])) if "keep_firing_for" in rule else 0.0,
+                            len(alerting),
+                        )
+                    )
+    return recording, alerting
 
 
-def _by_date(points: dict[dt.date, float]) -> pd.Series:
-    days = sorted(points)
-    return pd.Series(
-        [points[d] for d in days], index=pd.DatetimeIndex([pd.Timestamp(d) for d in days]), dtype=float
-    )
+def _layers(recording: list[RecordingRule]) -> list[list[RecordingRule]]:
+    """Recording rules in evaluation layers: a rule after every earlier rule whose output it reads."""
+    depth: dict[str, int] = {}
+    for rule in recording:
+        reads = [
+            depth[other.record]
+            for other in recording[: recording.index(rule)]
+            if re.search(rf"(?<![\w:]){re.escape(other.record)}(?![\w:])", rule.expr)
+        ]
+        depth[rule.record] = 1 + max(reads, default=-1)
+    return [
+        [r for r in recording if depth[r.record] == level]
+        for level in range(max(depth.values(), default=-1) + 1)
+    ]
 
 
-def build_state(data_dir: Path) -> pd.DataFrame:
-    """One row per US business day: the newest value of each signal and each default detector's alarm.
+@dataclasses.dataclass
+class AlertHistory:
+    """One alert (one label set of one rule) and the steps it fired at."""
 
-    Signals, detector alarms and the composite index come from the worker's own engines, run
-    in-process over the prints in publication order (streams/inprocess.py), so this is the state a
-    worker would have exported, held between publications as Prometheus sees it.
-    """
-    run = run_in_process(history_prints(data_dir, []), detector_plan(load_settings(env={})), trace=True)
-    signals, _notes = signal_series(run.signals, start=START)
-    # Up to the newest print in the data (not today), so the report depends on the data only.
-    last = max(series.values.index.max() for series in signals.values())
-    days = pd.DatetimeIndex([pd.Timestamp(d) for d in pd.date_range(START, last).date if is_business_day(d)])
-    columns: dict[str, pd.Series] = {}
-
-    def held(values: pd.Series, weekly: bool) -> pd.Series:
-        if weekly:
-            values = _from_next_business_day(values)
-        values = values.dropna()
-        values = values[~values.index.duplicated(keep="last")].sort_index()
-        return values.reindex(days.union(values.index)).ffill().reindex(days)
-
-    for name, series in signals.items():
-        columns[name] = held(series.values, series.frequency == "weekly")
-    alarms: dict[str, dict[dt.date, float]] = {}
-    index_values: dict[dt.date, float] = {}
-    for point in run.points:
-        if point.observation_date >= START:
-            alarms.setdefault(point.signal, {})[point.observation_date] = float(point.alarm)
-            if point.signal == INDEX_SIGNAL:
-                index_values[point.observation_date] = point.score
-    for name, by_day in alarms.items():
-        weekly = name in signals and signals[name].frequency == "weekly"
-        columns[f"alarm:{name}"] = held(_by_date(by_day), weekly)
-    columns[INDEX_SIGNAL] = held(_by_date(index_values), False)
-    return pd.DataFrame(columns, index=days)
+    rule: AlertRule
+    labels: dict[str, str]
+    firing: list[bool]
+    values: list[float]
 
 
-def _col(frame: pd.DataFrame, name: str) -> pd.Series:
-    return frame[name] if name in frame else pd.Series(float("nan"), index=frame.index)
+@dataclasses.dataclass
+class RulesBacktest:
+    """The rules evaluated on history: steps, every alert's firing history, the notifications."""
+
+    days: list[dt.date]
+    rules: list[AlertRule]
+    alerts: list[AlertHistory]
+    notifications: list[Notification]
+    config: AlertmanagerConfig
+    samples: int
+    signal_values: dict[str, dict[dt.date, float]]
 
 
-def _alarm(name: str) -> Callable[[pd.DataFrame], pd.Series]:
-    return lambda f: _col(f, f"alarm:{name}") == 1
+def _om_name_labels(metric: dict[str, str]) -> str:
+    inner = ",".join(f'{k}="{_escape(v)}"' for k, v in sorted(metric.items()) if k != "__name__")
+    return "{" + inner + "}" if inner else ""
 
 
-RULES: tuple[Rule, ...] = (
-    Rule("SOFRAboveIORB", "warning", _alarm("sofr_iorb_spread_bp"), "sofr_iorb_spread_bp"),
-    Rule("SOFRAboveIORB", "critical", lambda f: f.sofr_iorb_spread_bp >= T["sofr_spike_bp"],
-         "sofr_iorb_spread_bp"),
-    Rule("SOFRTailStress", "warning", _alarm("sofr99_iorb_spread_bp"), "sofr99_iorb_spread_bp"),
-    Rule("SOFRTailStress", "critical", lambda f: f.sofr99_iorb_spread_bp >= T["sofr99_critical_bp"],
-         "sofr99_iorb_spread_bp"),
-    Rule("RepoOffTheFloor", "warning",
-         lambda f: (f.tgcr_iorb_spread_bp >= T["repo_off_floor_bp"])
-         | (f.bgcr_iorb_spread_bp >= T["repo_off_floor_bp"]),
-         "tgcr_iorb_spread_bp", "tgcr/bgcr level"),
-    Rule("RepoOffTheFloor", "warning", _alarm("effr_iorb_spread_bp"), "effr_iorb_spread_bp", "effr detector"),
-    Rule("ReverseRepoBufferDepleted", "warning",
-         lambda f: (f.onrrp_usd_bn < T["onrrp_depleted_usd_bn"])
-         & (f.sofr_range_position_ratio >= T["onrrp_sofr_range_position_ratio"]),
-         "onrrp_usd_bn"),
-    Rule("ReserveScarcityNear", "warning", _alarm("reserves_usd_bn"), "reserves_usd_bn"),
-    Rule("ReservesFallingFast", "warning",
-         lambda f: (f.reserves_change_28d_usd_bn <= T["reserves_fall_28d_usd_bn"])
-         & (f.onrrp_usd_bn < T["reserves_fall_thin_buffer_onrrp_usd_bn"]),
-         "reserves_change_28d_usd_bn"),
-    Rule("TGARebuildDrainingReserves", "warning",
-         lambda f: (f.tga_change_28d_usd_bn >= T["tga_rise_28d_usd_bn"])
-         & (f.tga_usd_bn - f.tga_change_28d_usd_bn < T["tga_rebuild_from_usd_bn"])
-         & (f.reserves_change_28d_usd_bn <= T["tga_reserves_fall_28d_usd_bn"]),
-         "tga_change_28d_usd_bn"),
-    Rule("StandingRepoFacilityUsed", "warning", lambda f: f.srf_usage_usd_bn >= T["srf_used_usd_bn"],
-         "srf_usage_usd_bn"),
-    Rule("StandingRepoFacilityUsed", "critical", lambda f: f.srf_usage_usd_bn >= T["srf_critical_usd_bn"],
-         "srf_usage_usd_bn"),
-    Rule("BondsSellOffWhilePolicyEases", "warning",
-         lambda f: (f.dgs10_change_20d_bp >= T["dgs10_selloff_20d_bp"]) & (f.policy_change_90d_bp < 0),
-         "dgs10_change_20d_bp", "28-day change"),
-    Rule("BondsSellOffWhilePolicyEases", "warning",
-         lambda f: (_col(f, "alarm:dgs10_target_top_spread_bp") == 1) & (f.policy_change_90d_bp < 0),
-         "dgs10_target_top_spread_bp", "10y - top detector"),
-    Rule("YenCarryUnwind", "info", lambda f: f.usdjpy_change_20d_pct <= T["usdjpy_unwind_info_20d_pct"],
-         "usdjpy_change_20d_pct"),
-    Rule("YenCarryUnwind", "warning", lambda f: f.usdjpy_change_20d_pct <= T["usdjpy_unwind_20d_pct"],
-         "usdjpy_change_20d_pct"),
-    Rule("FundingStressIndexHigh", "warning", _alarm("funding_stress_index"), "funding_stress_index"),
-)  # fmt: skip
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
-@dataclasses.dataclass(frozen=True)
-class FiringEpisode:
-    """A run of business days on which a rule holds (gaps of up to ``MERGE_GAP`` days merged)."""
+def _materialise(
+    prometheus: TemporaryPrometheus, layer: list[RecordingRule], start: float, end: float, scratch: Path
+) -> int:
+    """Evaluate one layer of recording rules at every step and load the results as blocks."""
+    text = scratch / "recorded.om.txt"
+    samples = 0
+    with text.open("w") as handle:
+        for rule in layer:
+            handle.write(f"# TYPE {rule.record} gauge\n")
+            for series in prometheus.query_range(rule.expr, start, end, STEP_SECONDS):
+                labels = {**series["metric"], **rule.labels}
+                name_labels = _om_name_labels(labels)
+                for moment, value in series["values"]:
+                    handle.write(f"{rule.record}{name_labels} {value} {moment:.0f}\n")
+                    samples += 1
+        handle.write("# EOF\n")
+    if samples:
+        create_blocks(text, prometheus.data_dir)
+        prometheus.restart()
+    return samples
 
-    start: dt.date
-    end: dt.date
-    days: int
-    peak: float
 
-
-MERGE_GAP_BUSINESS_DAYS = 5
-
-
-def episodes(frame: pd.DataFrame, rule: Rule) -> list[FiringEpisode]:
-    """The firing episodes of ``rule`` over ``frame``."""
-    firing = rule.condition(frame).fillna(False).astype(bool)
-    out: list[FiringEpisode] = []
-    run: list[pd.Timestamp] = []
-    gap = 0
-    for stamp, on in firing.items():
-        if on:
-            run.append(stamp)
-            gap = 0
-        elif run:
-            gap += 1
-            if gap > MERGE_GAP_BUSINESS_DAYS:
-                out.append(_episode(frame, rule, run))
-                run, gap = [], 0
-    if run:
-        out.append(_episode(frame, rule, run))
+def _alert_histories(
+    prometheus: TemporaryPrometheus, rule: AlertRule, steps: list[float]
+) -> list[AlertHistory]:
+    position = {moment: index for index, moment in enumerate(steps)}
+    out = []
+    for series in prometheus.query_range(rule.expr, steps[0], steps[-1], STEP_SECONDS):
+        labels = {k: v for k, v in series["metric"].items() if k != "__name__"}
+        labels.update(rule.labels, alertname=rule.alert)
+        active = [False] * len(steps)
+        values = [math.nan] * len(steps)
+        for moment, value in series["values"]:
+            active[position[float(moment)]] = True
+            values[position[float(moment)]] = float(value)
+        out.append(AlertHistory(rule, labels, _pending_and_kept(active, steps, rule), values))
     return out
 
 
-def _episode(frame: pd.DataFrame, rule: Rule, run: list[pd.Timestamp]) -> FiringEpisode:
-    values = frame.loc[run[0] : run[-1], rule.value]
-    stress_down = rule.value in {"onrrp_usd_bn", "reserves_usd_bn", "reserves_change_28d_usd_bn",
-                                 "usdjpy_change_20d_pct"}  # fmt: skip
-    peak = float(values.min() if stress_down else values.max())
-    return FiringEpisode(run[0].date(), run[-1].date(), len(run), peak)
+def _pending_and_kept(active: list[bool], steps: list[float], rule: AlertRule) -> list[bool]:
+    """Firing at each step: active for at least ``for:``, or within ``keep_firing_for`` of being so."""
+    firing = [False] * len(steps)
+    since: float | None = None
+    last_firing: float | None = None
+    for index, moment in enumerate(steps):
+        if active[index]:
+            since = moment if since is None else since
+            firing[index] = moment - since >= rule.for_seconds
+        else:
+            since = None
+            # keep_firing_for holds a firing alert after its condition ends (a pending one just resets).
+            firing[index] = last_firing is not None and moment - last_firing <= rule.keep_firing_for_seconds
+        if firing[index] and active[index]:
+            last_firing = moment
+    return firing
 
 
-def _fires_within(items: list[FiringEpisode], start: dt.date, end: dt.date) -> bool:
-    return any(e.start <= end and e.end >= start for e in items)
+@contextlib.contextmanager
+def history_prometheus(
+    result: BacktestResult, scratch: Path | None = None
+) -> Iterator[tuple[TemporaryPrometheus, list[float], int]]:
+    """A temporary Prometheus holding the backtest's history and every recording rule's output.
+
+    Yields it with the daily steps (seconds, 00:00 UTC) of the window and the number of samples
+    loaded; stopped and deleted afterwards.
+    """
+    recording, _alerting = load_rules()
+    with tempfile.TemporaryDirectory(prefix="plumbline-rules-", dir=scratch) as directory:
+        work = Path(directory)
+        data = work / "data"
+        text = work / "history.om.txt"
+        summary = write_openmetrics(result, text, STEP_SECONDS, replay=False)
+        create_blocks(text, data)
+        start, end = timestamp_of_date(result.start), timestamp_of_date(result.end)
+        steps = [start + i * STEP_SECONDS for i in range(int((end - start) // STEP_SECONDS) + 1)]
+        with TemporaryPrometheus(data) as prometheus:
+            samples = summary.samples
+            for layer in _layers(recording):
+                samples += _materialise(prometheus, layer, start, end, work)
+            yield prometheus, steps, samples
 
 
-def report(frame: pd.DataFrame) -> str:
-    """Markdown: per alert and severity, the check against the episodes and every firing episode."""
+def alert_histories(
+    prometheus: TemporaryPrometheus, rule: AlertRule, steps: list[float]
+) -> list[AlertHistory]:
+    """Every alert ``rule`` raises at ``steps``: its expression range-queried, ``for:`` and
+    ``keep_firing_for`` applied."""
+    return _alert_histories(prometheus, rule, steps)
+
+
+def evaluate_rules(result: BacktestResult, scratch: Path | None = None) -> RulesBacktest:
+    """Evaluate every rule of :data:`RULE_FILES` on the backtest's history in a temporary Prometheus.
+
+    About 10 s for 2018..2026; raises :class:`PrometheusError` (one line) when Prometheus or
+    promtool is missing or fails.
+    """
+    _recording, alerting = load_rules()
+    config = load_config(ALERTMANAGER_CONFIG)
+    with history_prometheus(result, scratch) as (prometheus, steps, samples):
+        alerts = [history for rule in alerting for history in _alert_histories(prometheus, rule, steps)]
+    firing_at = [[a.labels for a in alerts if a.firing[index]] for index in range(len(steps))]
+    sent = notifications(config, steps, firing_at)
+    days = [date_of_timestamp(moment) for moment in steps]
+    signal_values = {
+        signal_id: {stamp.date(): float(v) for stamp, v in series.values.items()}
+        for signal_id, series in result.signals.items()
+    }
+    return RulesBacktest(days, alerting, alerts, sent, config, samples, signal_values)
+
+
+# --- the report ---------------------------------------------------------------------------------
+
+
+def deadline(episode: Episode) -> dt.date | None:
+    """The last observation date a page for ``episode`` helps: the business day before the reaction."""
+    reaction = FED_FIRST_REACTION.get(episode.id)
+    return None if reaction is None else previous_business_day(reaction)
+
+
+@dataclasses.dataclass(frozen=True)
+class Run:
+    """Consecutive days an alert fired."""
+
+    start: dt.date
+    end: dt.date
+    business_days: int
+    low: float
+    high: float
+
+
+def _runs(days: list[dt.date], alert: AlertHistory) -> list[Run]:
+    out: list[Run] = []
+    first: int | None = None
+    for index in range(len(days) + 1):
+        on = index < len(days) and alert.firing[index]
+        if on and first is None:
+            first = index
+        elif not on and first is not None:
+            span = days[first:index]
+            values = [v for v in alert.values[first:index] if not math.isnan(v)] or [math.nan]
+            business = sum(is_business_day(day) for day in span)
+            out.append(Run(span[0], span[-1], business, min(values), max(values)))
+            first = None
+    return out
+
+
+def _rule_runs(backtest: RulesBacktest, rule: AlertRule) -> list[Run]:
+    runs = [run for alert in backtest.alerts if alert.rule == rule for run in _runs(backtest.days, alert)]
+    return sorted(runs, key=lambda run: run.start)
+
+
+def _pages(
+    backtest: RulesBacktest, severity: str, kinds: tuple[str, ...] = ("new", "update")
+) -> list[Notification]:
+    return [n for n in backtest.notifications if n.kind in kinds and severity in n.severities]
+
+
+def _group_name(notification: Notification) -> str:
+    return ", ".join(value for _, value in notification.group if value)
+
+
+def budget_checks(backtest: RulesBacktest) -> list[tuple[str, bool, str]]:
+    """Each check of :data:`PAGE_BUDGET`: what it says, whether it holds, and the evidence."""
+    checks: list[tuple[str, bool, str]] = []
+    critical = _pages(backtest, "critical")
+    for episode in EPISODES:
+        last = deadline(episode)
+        first_day = detection_window_start(episode)
+        if last is None:
+            inside = [n for n in critical if first_day <= date_of_timestamp(n.time_seconds) <= episode.end]
+            text = (
+                ", ".join(f"{date_of_timestamp(n.time_seconds)} {_group_name(n)}" for n in inside) or "none"
+            )
+            checks.append(
+                (
+                    f"{episode.id}: no critical page (the Fed did not react; docs/backtest.md says why)",
+                    not inside,
+                    f"critical pages {first_day} .. {episode.end}: {text}",
+                )
+            )
+            continue
+        inside = [n for n in critical if first_day <= date_of_timestamp(n.time_seconds) <= last]
+        evidence = (
+            f"first: {date_of_timestamp(inside[0].time_seconds)} ({_group_name(inside[0])}), "
+            f"{business_days_between(date_of_timestamp(inside[0].time_seconds), last)} business "
+            "day(s) before the deadline"
+            if inside
+            else "none"
+        )
+        checks.append(
+            (
+                f"{episode.id}: a critical page from {first_day} to {last} (the business day before "
+                f"the Fed's first reaction on {FED_FIRST_REACTION[episode.id]})",
+                bool(inside),
+                evidence,
+            )
+        )
+    first_year, last_year = PAGE_BUDGET.quiet_years
+    quiet = [n for n in critical if first_year <= date_of_timestamp(n.time_seconds).year <= last_year]
+    years = last_year - first_year + 1
+    rate = len(quiet) / years
+    listed = ", ".join(f"{date_of_timestamp(n.time_seconds)} {_group_name(n)}" for n in quiet) or "none"
+    checks.append(
+        (
+            f"at most {PAGE_BUDGET.critical_pages_per_year} critical pages a year over "
+            f"{first_year}-{last_year}",
+            rate <= PAGE_BUDGET.critical_pages_per_year,
+            f"{len(quiet)} in {years} years ({rate:.2f} a year): {listed}",
+        )
+    )
+    longest: tuple[int, str, Run | None] = (0, "", None)
+    for rule in backtest.rules:
+        if rule.severity == "critical":
+            for candidate in _rule_runs(backtest, rule):
+                if candidate.business_days > longest[0]:
+                    longest = (candidate.business_days, rule.alert, candidate)
+    days, alert, worst = longest
+    where = f"{alert} {worst.start} .. {worst.end}" if worst else "no critical alert fired"
+    checks.append(
+        (
+            f"no alert critical for more than {PAGE_BUDGET.max_critical_business_days} business days",
+            days <= PAGE_BUDGET.max_critical_business_days,
+            f"longest: {days} business day(s), {where}",
+        )
+    )
+    return checks
+
+
+def _per_year_table(backtest: RulesBacktest) -> list[str]:
+    years = sorted({day.year for day in backtest.days})
+    severities = sorted({r.severity for r in backtest.rules}, key=["critical", "warning", "info", ""].index)
+    header = "| severity (receiver) | notifications | " + " | ".join(str(y) for y in years) + " | total |"
+    lines = [header, "|---|---|" + "---|" * (len(years) + 1)]
+    for severity in severities:
+        receivers = sorted({n.receiver for n in backtest.notifications if severity in n.severities})
+        for label, kinds in (("pages/new", ("new", "update")), ("repeats", ("repeat",))):
+            sent = _pages(backtest, severity, kinds)
+            counts = [sum(date_of_timestamp(n.time_seconds).year == y for n in sent) for y in years]
+            lines.append(
+                f"| {severity} ({', '.join(receivers) or '-'}) | {label} | "
+                + " | ".join(str(c) for c in counts)
+                + f" | {sum(counts)} |"
+            )
+    return lines
+
+
+def _episode_table(backtest: RulesBacktest) -> list[str]:
+    lines = [
+        "| episode | deadline | first critical | first warning | first info | critical pages "
+        "| all notifications |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for episode in EPISODES:
+        first_day = detection_window_start(episode)
+        in_window = [
+            n for n in backtest.notifications if first_day <= date_of_timestamp(n.time_seconds) <= episode.end
+        ]
+        cells = []
+        for severity in ("critical", "warning", "info"):
+            sent = [n for n in in_window if n.kind in ("new", "update") and severity in n.severities]
+            cells.append(f"{date_of_timestamp(sent[0].time_seconds)} {_group_name(sent[0])}" if sent else "-")
+        pages = len([n for n in in_window if n.kind in ("new", "update") and "critical" in n.severities])
+        last = deadline(episode)
+        lines.append(
+            f"| {episode.id} ({first_day} .. {episode.end}) | {last or 'no reaction'} | "
+            + " | ".join(cells)
+            + f" | {pages} | {len(in_window)} |"
+        )
+    return lines
+
+
+def _rule_table(backtest: RulesBacktest) -> list[str]:
     calm_start, calm_end = CALM_STRETCH
+    lines = [
+        "| alert | severity | "
+        + " | ".join(e.id for e in EPISODES)
+        + f" | calm {calm_start:%Y-%m}..{calm_end:%Y-%m} | firing business days"
+        " | longest (business days) | runs |",
+        "|---|---|" + "---|" * len(EPISODES) + "---|---|---|---|",
+    ]
+    for rule in backtest.rules:
+        runs = _rule_runs(backtest, rule)
+        hits = [
+            "fires" if any(r.start <= e.end and r.end >= detection_window_start(e) for r in runs) else "-"
+            for e in EPISODES
+        ]
+        calm = [r for r in runs if r.start <= calm_end and r.end >= calm_start]
+        lines.append(
+            f"| {rule.alert} | {rule.severity} | "
+            + " | ".join(hits)
+            + f" | {'quiet' if not calm else f'**{len(calm)} run(s)**'}"
+            f" | {sum(r.business_days for r in runs)}"
+            f" | {max((r.business_days for r in runs), default=0)} | {len(runs)} |"
+        )
+    return lines
+
+
+def _tga_evidence(backtest: RulesBacktest) -> list[str]:
+    episode = next(e for e in EPISODES if e.id == "tga_rebuild_2023")
+    out = []
+    for signal, what in (
+        ("reserves_usd_bn", "reserves"),
+        ("onrrp_usd_bn", "ON RRP"),
+        ("tga_usd_bn", "TGA"),
+        ("sofr_iorb_spread_bp", "SOFR - IORB"),
+    ):
+        values = {
+            d: v
+            for d, v in backtest.signal_values.get(signal, {}).items()
+            if episode.start <= d <= episode.end
+        }
+        if not values:
+            continue
+        days = sorted(values)
+        unit = "bp" if signal.endswith("_bp") else "bn USD"
+        out.append(
+            f"- {what}: {values[days[0]]:,.0f} on {days[0]}, {values[days[-1]]:,.0f} on {days[-1]} "
+            f"(range {min(values.values()):,.0f} .. {max(values.values()):,.0f} {unit})"
+        )
+    return out
+
+
+def report(backtest: RulesBacktest) -> str:
+    """``deploy/prometheus/BACKTEST.md``: the budget, pages per year and episode, every rule's firing."""
+    checks = budget_checks(backtest)
+    first, last = backtest.days[0], backtest.days[-1]
     lines = [
         "# Funding alert rules on real history (generated)",
         "",
         "Generated by `plumbline generate` from the data directory (`$PLUMBLINE_DATA_DIR`) with",
-        "`offline/rules.py`; do not edit. Each rule's condition is applied to the worker's state on every",
-        f"US business day from {START} (the newest print of each signal held until the next one; H.4.1",
-        "prints from the business day after their Wednesday; detectors: `DEFAULTS` in `streams/config.py`).",
-        f"An episode's column says `fires` when the alert fired from {DETECTION_LEAD_BUSINESS_DAYS} business",
-        "days before its start to its end. Episodes merge firing days separated by up to",
-        f"{MERGE_GAP_BUSINESS_DAYS} business days; `peak` is the most stressed value of the rule's signal in",
-        "the episode. Thresholds: `THRESHOLDS` in `offline/rules.py`.",
+        "`offline/rules.py`; do not edit. The worker's metrics over history (the in-process engines,",
+        "detectors `DEFAULTS` of `streams/config.py`) were backfilled into Prometheus' TSDB, one sample a",
+        'day at 00:00 UTC dated by observation date, labelled `replay="false"` so that history takes',
+        "the live routes. A temporary Prometheus evaluated the recording rules and then every alerting",
+        f"rule of `deploy/prometheus/rules/funding.yml` by range queries at one-day steps, {first} ..",
+        f"{last} ({backtest.samples:,} samples; `for:` and `keep_firing_for` applied at daily resolution).",
+        "The firing alerts went through the routing, grouping, inhibition and repeat intervals read",
+        "from `deploy/alertmanager/alertmanager.yml`. Not evaluated: "
+        + ", ".join(f"`{p.relative_to(_ROOT)}`" for p in NOT_EVALUATED)
+        + " (it watches the pipeline itself; history has none of its inputs).",
         "",
-        "## Summary",
+        "## Page budget",
         "",
-        "| alert | severity | " + " | ".join(e.id for e in EPISODES) + f" | calm {calm_start:%Y-%m}.."
-        f"{calm_end:%Y-%m} | firing days | episodes |",
-        "|---|---|" + "---|" * len(EPISODES) + "---|---|---|",
+        "| check | holds | evidence |",
+        "|---|---|---|",
+        *[f"| {text} | {'yes' if ok else '**no**'} | {evidence} |" for text, ok, evidence in checks],
+        "",
+        "A page is a notification that opens an alert group or adds an alert to it (`new`/`update`);",
+        "repeats are the same group re-sent every `repeat_interval` while it fires.",
+        "",
+        "## Notifications per year",
+        "",
+        *_per_year_table(backtest),
+        "",
+        "## Per episode",
+        "",
+        "Notifications from 10 business days before each episode to its end; the deadline is the",
+        "business day before the Fed's first reaction (`FED_FIRST_REACTION` in `offline/rules.py`).",
+        "",
+        *_episode_table(backtest),
+        "",
+        "The 2023 TGA rebuild in the data (`tga_rebuild_2023`):",
+        "",
+        *_tga_evidence(backtest),
+        "",
+        "## Every alerting rule",
+        "",
+        "`fires`: the rule fired from 10 business days before the episode to its end. Runs are",
+        "consecutive days firing; their length counts business days.",
+        "",
+        *_rule_table(backtest),
+        "",
+        "## Firing runs",
+        "",
     ]
-    detail = ["", "## Firing episodes", ""]
-    for rule in RULES:
-        found = episodes(frame, rule)
-        hits = [
-            "fires" if _fires_within(found, detection_window_start(ep), ep.end) else "-" for ep in EPISODES
-        ]
-        calm = [e for e in found if _fires_within([e], *CALM_STRETCH)]
-        calm_text = "quiet" if not calm else f"**{len(calm)} episode(s)**"
-        total = sum(e.days for e in found)
-        name = f"{rule.alert} ({rule.variant})" if rule.variant else rule.alert
-        lines.append(
-            f"| {name} | {rule.severity} | " + " | ".join(hits) + f" | {calm_text} | {total} | {len(found)} |"
-        )
-        detail.append(f"### {name}, {rule.severity} (peak of `{rule.value}`)")
-        detail.append("")
-        if not found:
-            detail.append("never fires")
-        for e in found:
-            span = f"{e.start}" if e.start == e.end else f"{e.start} .. {e.end}"
-            detail.append(f"- {span}: {e.days} business day(s), peak {e.peak:.1f}")
-        detail.append("")
-    return "\n".join(lines + detail).rstrip() + "\n"
+    for rule in backtest.rules:
+        runs = _rule_runs(backtest, rule)
+        lines.append(f"### {rule.alert}, {rule.severity} (rule {rule.position + 1})")
+        lines.append("")
+        if not runs:
+            lines.append("never fires")
+        for run in runs:
+            span = f"{run.start}" if run.start == run.end else f"{run.start} .. {run.end}"
+            value = f"{run.low:.6g}" if run.low == run.high else f"{run.low:.6g} .. {run.high:.6g}"
+            lines.append(f"- {span}: {run.business_days} business day(s), value {value}")
+        lines.append("")
+    return "\n".join(lines).rstrip() + "\n"

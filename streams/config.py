@@ -78,8 +78,9 @@ def _calibrated_zscore(min_scale: float) -> dict[str, Any]:
 
 _STRESSED = [spec for spec in SIGNALS.values() if spec.stress is not None]
 
-#: The default detector of each signal, chosen from the backtest; why each one: docs/detectors.md
-#: ("Chosen defaults"), rerun ``plumbline generate`` after a change. A signal absent here has no detector
+#: The default detector of each signal, as chosen on 2018-04..2021-12 only by the written procedure of
+#: offline/selection.py (``plumbline evaluate --select``; docs/backtest.md); rerun ``plumbline
+#: generate`` after a change. A signal absent here has no detector
 #: that beat "never alarm" in the backtest (reserves_weekly_change_usd_bn); it still feeds the index.
 DEFAULTS: tuple[DetectorSpec, ...] = (
     # The regime state: one page when SOFR sits above IORB for days, kept while it lasts.
@@ -89,12 +90,11 @@ DEFAULTS: tuple[DetectorSpec, ...] = (
     DetectorSpec("sofr99_iorb_spread_bp", "robust_zscore",
                  {"side": "up", "min_scale": 2.0, "threshold": 5.0}),
     DetectorSpec("tgcr_iorb_spread_bp", "robust_zscore", {"side": "up", "min_scale": 2.0, "threshold": 5.0}),
-    DetectorSpec("effr_iorb_spread_bp", "calibrated", _calibrated_zscore(min_scale=1.0)),
-    # Pressure toward the ceiling builds slowly: Page-Hinkley saw Q4 2025 three days early.
-    DetectorSpec("sofr_range_position_ratio", "page_hinkley", {"mode": "up", "min_scale": 0.04}),
+    DetectorSpec("effr_iorb_spread_bp", "persistence_threshold", {"enter_level": 0.0, "exit_level": -2.0}),
+    # Pressure toward the ceiling: a change of regime of the position in the range.
+    DetectorSpec("sofr_range_position_ratio", "bocpd", {"min_scale": 0.04}),
     # The buffers: a new one-year low of ON RRP or reserves, confirmed.
-    DetectorSpec("onrrp_usd_bn", "quantile_exceedance",
-                 {"side": "down", "q": 0.99, "window": 250, "k": 3, "n": 5}),
+    DetectorSpec("onrrp_usd_bn", "quantile_exceedance", {"side": "down", "q": 0.99, "window": 250}),
     DetectorSpec("reserves_usd_bn", "quantile_exceedance", {"side": "down", "q": 0.99, "window": 250}),
     # A TGA rebuild is a change of level over weeks: ADWIN's drift.
     DetectorSpec("tga_usd_bn", "adwin", {}),

@@ -1,7 +1,8 @@
 """The committed generated documents are what ``plumbline generate`` produces from the code and data now.
 
-Generation runs once per session, in memory (about 20 s: the evaluation of every candidate detector
-is most of it); nothing in the working tree is written.
+Generation runs once per session, in memory (about 30 s: the evaluation of every candidate detector,
+and the alert rules evaluated by a temporary Prometheus on a free loopback port); nothing in the
+working tree is written. Marked e2e: it needs the prometheus and promtool binaries.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from offline.documents import Document, generate_documents
 from offline.evaluation import GENERATED_BEGIN, GENERATED_END
 from plumbline.commands import generate as generate_command
 from tests.conftest import REPO_ROOT
+
+pytestmark = pytest.mark.e2e
 
 RERUN = "rerun `PLUMBLINE_DATA_DIR=../shared/data/series .venv/bin/plumbline generate` (or `make generate`)"
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from foundation.settings import Settings
@@ -26,6 +27,13 @@ def register(subparsers: Any) -> None:
         "writes it into docs/detectors.md.",
     )
     parser.add_argument("--defaults-only", action="store_true", help="only the default detectors (fast)")
+    parser.add_argument(
+        "--select",
+        action="store_true",
+        help="run the selection procedure (offline/selection.py): choose every detector default and rule "
+        "threshold on 2018-04..2021-12, report 2022 onwards and leave-one-episode-out (about 45 s; needs "
+        "prometheus and promtool)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -36,6 +44,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     if data_dir is None:
         return 2
     started = time.perf_counter()
+    if getattr(args, "select", False):
+        return _select(data_dir, started)
     result = evaluate(data_dir, defaults_only=args.defaults_only)
     command = "plumbline evaluate --defaults-only" if args.defaults_only else "plumbline generate"
     sys.stdout.write(render_markdown(result, command=command))
@@ -44,6 +54,28 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     print(
         f"{len(result.rows)} detector runs in {time.perf_counter() - started:.1f} s; defaults: "
         f"{result.observations} observations in {result.defaults_seconds:.2f} s",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _select(data_dir: Path, started: float) -> int:
+    from offline.alertmanager import ConfigError
+    from offline.backfill import BackfillError
+    from offline.documents import full_history_backtest
+    from offline.prometheus import PrometheusError
+    from offline.selection import render_markdown, select
+
+    try:
+        selection = select(full_history_backtest(data_dir))
+    except (PrometheusError, BackfillError, ConfigError) as exc:
+        print(f"plumbline evaluate: {exc}", file=sys.stderr)
+        return 1
+    sys.stdout.write(render_markdown(selection))
+    differ = [c.name for c in selection.detectors + selection.thresholds if not c.agrees]
+    print(
+        f"selection in {time.perf_counter() - started:.1f} s; "
+        + (f"shipped values differ from the choice: {', '.join(differ)}" if differ else "shipped = chosen"),
         file=sys.stderr,
     )
     return 0

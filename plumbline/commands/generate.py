@@ -19,7 +19,8 @@ def register(subparsers: Any) -> None:
         help="regenerate the documents computed from the data directory",
         description="Recompute, from PLUMBLINE_DATA_DIR, every generated document: the evaluation table in "
         "docs/detectors.md, the full-history backtest figures in docs/backtest.md and the alert rules' "
-        "backtest deploy/prometheus/BACKTEST.md. Hand-written text outside the generated sections is kept.",
+        "backtest deploy/prometheus/BACKTEST.md (evaluated by a temporary Prometheus on a free loopback "
+        "port: needs prometheus and promtool). Hand-written text outside the generated sections is kept.",
     )
     parser.add_argument(
         "--check",
@@ -32,6 +33,9 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace, settings: Settings) -> int:
     from connectors.history import HistoryError
     from offline import documents
+    from offline.alertmanager import ConfigError
+    from offline.backfill import BackfillError
+    from offline.prometheus import PrometheusError
 
     data_dir = require_data_dir("generate", settings)
     if data_dir is None:
@@ -39,7 +43,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     started = time.perf_counter()
     try:
         generated = documents.generate_documents(data_dir)
-    except (HistoryError, FileNotFoundError) as exc:
+    except (HistoryError, FileNotFoundError, BackfillError, PrometheusError, ConfigError) as exc:
         print(f"plumbline generate: {exc}", file=sys.stderr)
         return 1
     seconds = time.perf_counter() - started
