@@ -49,7 +49,7 @@ def _metric(port: int, name: str) -> float | None:
     return sum(values) if values else None
 
 
-_PRINTS_IN = 'plumbline_records_in_total{topic="plumbline.prints.v1"}'
+_PRINTS_IN = 'plumbline_records_in_total{topic="plumbline.prints.v2"}'
 _INDEX_IN = 'plumbline_records_in_total{topic="plumbline.index-inputs.v1"}'
 
 

@@ -14,23 +14,32 @@ from typing import Any
 
 from kafka import KafkaProducer
 
-from foundation.catalogue import partition_for
+from foundation.catalogue import print_partitions
 from foundation.records import DeadLetter, Print
 from foundation.settings import Settings
 
-__all__ = ["PrintProducer", "print_partition"]
+__all__ = ["AllCopies", "PrintProducer", "print_partitions_of"]
 
 
-def print_partition(series_id: str, partitions: set[int] | None) -> int:
-    """The partition of a print: its series' partition group, so every input of a signal meets in one.
+def print_partitions_of(series_id: str, partitions: set[int] | None) -> tuple[int, ...]:
+    """The partitions a print goes to: one per partition computing a signal it feeds.
 
-    >>> print_partition("WRESBAL", {0, 1, 2, 3}), print_partition("SOFR", {0, 1})
-    (1, 0)
-    >>> print_partition("WALCL", None)  # metadata not known yet: the only partition there surely is
-    0
+    >>> print_partitions_of("SOFR", {0}), print_partitions_of("WALCL", None)
+    ((0,), (0,))
     """
-    ordered = sorted(partitions or {0})
-    return ordered[partition_for(series_id, len(ordered))]
+    ordered = sorted(partitions or {0})  # no metadata yet: the only partition there surely is
+    return tuple(ordered[p] for p in print_partitions(series_id, len(ordered)))
+
+
+class AllCopies:
+    """The send futures of one print's copies, acknowledged together (``get`` as kafka-python's)."""
+
+    def __init__(self, futures: list[Any]) -> None:
+        self.futures = futures
+
+    def get(self, timeout: float | None = None) -> list[Any]:
+        """Every copy's record metadata; raises the first copy's error."""
+        return [future.get(timeout=timeout) for future in self.futures]
 
 
 class PrintProducer:
@@ -57,12 +66,17 @@ class PrintProducer:
         )
 
     def send(self, record: Print) -> Any:
-        """Queue one print; :meth:`flush` waits until the broker has it. Returns the send future."""
-        # Explicit partition (not a partitioner): the custom-partitioner API differs between kafka-python
-        # 2 and 3, and the metadata lookup is cached after the first send.
-        partition = print_partition(record.series_id, self._producer.partitions_for(self.topic))
-        return self._producer.send(
-            self.topic, key=record.key.encode(), value=record.to_json(), partition=partition
+        """Queue one print; :meth:`flush` waits until the broker has it. Returns the send future.
+
+        The print goes to every partition computing a signal it feeds (prints are small; copies
+        let N workers share the signals). The returned future resolves once every copy is acknowledged.
+        """
+        # Explicit partitions (not a partitioner): the custom-partitioner API differs between
+        # kafka-python 2 and 3, and the metadata lookup is cached after the first send.
+        key, value = record.key.encode(), record.to_json()
+        partitions = print_partitions_of(record.series_id, self._producer.partitions_for(self.topic))
+        return AllCopies(
+            [self._producer.send(self.topic, key=key, value=value, partition=p) for p in partitions]
         )
 
     def send_dead_letter(self, record: DeadLetter) -> Any:

@@ -19,6 +19,9 @@ class RollingOrder:
         self.size = size
         self.recent: collections.deque[float] = collections.deque()
         self.ordered: list[float] = []
+        # Scores outnumber updates (every detector scores before it learns, the index scores each
+        # signal again), and a MAD costs a sort of the window: it is kept until the window changes.
+        self._mad_scale: float | None = None
 
     def __len__(self) -> int:
         return len(self.recent)
@@ -30,20 +33,29 @@ class RollingOrder:
             del self.ordered[bisect.bisect_left(self.ordered, oldest)]
         self.recent.append(value)
         bisect.insort(self.ordered, value)
+        self._mad_scale = None
 
     def clear(self) -> None:
         """Forget every value."""
         self.recent.clear()
         self.ordered.clear()
+        self._mad_scale = None
 
     def load(self, values: list[float]) -> None:
         """Replace the content with ``values`` (oldest first)."""
         self.recent = collections.deque(values[-self.size :])
         self.ordered = sorted(self.recent)
+        self._mad_scale = None
 
     def median(self) -> float:
         """The median of the window; NaN when empty."""
         return _median(self.ordered)
+
+    def mad_scale(self) -> float:
+        """:func:`mad_scale` around the window's median (cached until the window changes)."""
+        if self._mad_scale is None:
+            self._mad_scale = mad_scale(self.ordered, self.median())
+        return self._mad_scale
 
     def rank(self, value: float) -> float:
         """Mid-rank position of ``value`` in the window, in [0, 1]: the empirical CDF."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any, Literal
 
-from detectors._rolling import RollingOrder, mad_scale
+from detectors._rolling import RollingOrder
 from detectors.base import Detector, value_of
 from detectors.suppression import Suppressor
 
@@ -109,7 +109,7 @@ class Cusum(Detector):
         if len(self._reference) < self.min_history:
             return 0.0, 0.0
         center = self._reference.median()
-        scale = max(mad_scale(self._reference.ordered, center), self.min_scale)
+        scale = max(self._reference.mad_scale(), self.min_scale)
         if scale <= 0.0:
             z = 0.0 if value == center else math.copysign(self.clip, value - center)
         else:

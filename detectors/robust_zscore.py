@@ -161,7 +161,7 @@ class RobustZScore(Detector):
         if stale or len(self._baseline) < self.min_history:
             return 0.0
         center = self._baseline.median()
-        scale = max(mad_scale(self._baseline.ordered, center), self.min_scale)
+        scale = max(self._baseline.mad_scale(), self.min_scale)
         if scale <= 0.0:
             # More than half the window is one value (a rate pinned to the floor): fall back to the
             # mean absolute deviation, the spread of the minority of days that did move.

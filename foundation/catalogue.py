@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
+import zlib
 from collections.abc import Callable
 from typing import Literal
 
@@ -31,7 +33,6 @@ __all__ = [
     "DERIVED_SIGNALS",
     "INDEX_SIGNAL",
     "IORB_START",
-    "PARTITION_GROUPS",
     "RESERVES_RATE",
     "SERIES",
     "SIGNALS",
@@ -42,10 +43,11 @@ __all__ = [
     "UnknownSeriesError",
     "expected_observation_date",
     "get_series",
-    "partition_for",
-    "partition_group",
+    "partition_signals",
+    "print_partitions",
     "published_at",
     "reserves_rate_in_force",
+    "signal_partitions",
 ]
 
 Unit = Literal["percent", "usd", "jpy_per_usd", "bp", "ratio", "usd_bn", "index"]
@@ -376,41 +378,57 @@ SIGNALS: dict[str, SignalSpec] = {
 #: The signals computed from prints (all but the composite index), in catalogue order.
 DERIVED_SIGNALS: tuple[SignalSpec, ...] = tuple(spec for spec in SIGNALS.values() if spec.driver)
 
-#: Series that feed the same signals share a partition group, so one worker sees all of them.
-PARTITION_GROUPS: tuple[str, ...] = ("rates", "balance_sheet", "operations", "fx")
-_BALANCE_SHEET = {
-    "WRESBAL",
-    "WALCL",
-    "TREAST",
-    "WDTGAL",
-    "WTREGEN",
-    "USGSEC",
-    "TLAACBW027SBOG",
-    "TGA_DTS_CLOSE",
-    "TGA_DTS_OPEN",
-}
-_OPERATIONS = {"RRPONTSYD", "RPONTTLD"}
-_FX = {"DEXJPUS"}
+#: Relative print rate of each frequency, the weight a signal's driver adds to its partition.
+_PRINTS_PER_WEEK = {"daily": 5, "daily_7day": 7, "weekly": 1}
 
 
-def partition_group(series_id: str) -> str:
-    """The partition group of a series (unknown series go with the rates, where they are rejected)."""
-    if series_id in _BALANCE_SHEET:
-        return "balance_sheet"
-    if series_id in _OPERATIONS:
-        return "operations"
-    if series_id in _FX:
-        return "fx"
-    return "rates"
+@functools.cache
+def signal_partitions(partitions: int) -> dict[str, int]:
+    """The prints-topic partition of every derived signal, for a topic of ``partitions``.
 
+    Signals, not series, are spread: each goes to the least-loaded partition, busiest drivers
+    first (a greedy longest-processing-time assignment on each driver's print rate), so N workers
+    share the work. The inputs of a signal are routed to its partition (:func:`print_partitions`),
+    so one engine still derives each signal alone, from exactly the prints it needs.
 
-def partition_for(series_id: str, partitions: int) -> int:
-    """The prints-topic partition of a series: its group's index modulo the partition count.
-
-    >>> partition_for("SOFR", 2), partition_for("WRESBAL", 2), partition_for("RRPONTSYD", 2)
-    (0, 1, 0)
+    >>> signal_partitions(1)["sofr_iorb_spread_bp"], len(set(signal_partitions(4).values()))
+    (0, 4)
     """
-    return PARTITION_GROUPS.index(partition_group(series_id)) % partitions
+    load = [0] * partitions
+    out: dict[str, int] = {}
+
+    def weight(spec: SignalSpec) -> int:
+        return _PRINTS_PER_WEEK[SERIES[spec.driver].frequency]
+
+    ranked = sorted(enumerate(DERIVED_SIGNALS), key=lambda item: (-weight(item[1]), item[0]))
+    for _, spec in ranked:
+        partition = min(range(partitions), key=lambda p: (load[p], p))
+        out[spec.id] = partition
+        load[partition] += weight(spec)
+    return out
+
+
+@functools.cache
+def print_partitions(series_id: str, partitions: int) -> tuple[int, ...]:
+    """Every prints-topic partition a print of ``series_id`` goes to: those of the signals it feeds.
+
+    A series no signal uses still has one partition (by a stable hash), where its value is
+    exported; an unknown series goes to partition 0, whose engine dead-letters it.
+
+    >>> print_partitions("SOFR", 1), print_partitions("BITCOIN", 4)
+    ((0,), (0,))
+    """
+    if series_id not in SERIES:
+        return (0,)
+    placed = signal_partitions(partitions)
+    found = sorted({placed[spec.id] for spec in DERIVED_SIGNALS if series_id in spec.inputs})
+    return tuple(found) if found else (zlib.crc32(series_id.encode()) % partitions,)
+
+
+@functools.cache
+def partition_signals(partition: int, partitions: int) -> frozenset[str]:
+    """The derived signals computed on ``partition`` of a ``partitions``-partition prints topic."""
+    return frozenset(signal for signal, p in signal_partitions(partitions).items() if p == partition)
 
 
 def get_series(series_id: str) -> SeriesSpec:

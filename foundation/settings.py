@@ -54,7 +54,9 @@ class Settings:
     metrics_port: int = 19100
 
     # Topics are created explicitly by `plumbline stack up`, never auto-created (see docs/architecture.md).
-    topic_prints: str = "plumbline.prints.v1"
+    # v2: prints are copied to every partition computing a signal they feed (v1 partitioned them by
+    # series group); `plumbline republish` fills a new topic from the archive.
+    topic_prints: str = "plumbline.prints.v2"
     topic_signals: str = "plumbline.signals.v1"
     topic_alerts: str = "plumbline.alerts.v1"
     topic_dead_letter: str = "plumbline.dead-letter.v1"
@@ -78,8 +80,12 @@ class Settings:
     spread_window_k: int = 3
     spread_window_n: int = 5
     spread_max_gap_days: float = 10.0
-    # Seconds a date of the composite index waits for slower partition groups (streams/index.py).
+    # Seconds a date of the composite index waits for slower prints partitions (streams/index.py).
     index_grace_seconds: float = 3.0
+    # Agents process messages in batches: one checkpoint transaction and one round of sends per
+    # batch. A batch closes at this many messages, or this long after its first (the added latency).
+    batch_max_messages: int = 1000
+    batch_max_wait_seconds: float = 0.05
     # Optional TOML file choosing detectors per signal (streams/config.py); defaults: detectors/defaults.py.
     detectors_file: Path | None = None
     # Where this worker keeps its per-partition state checkpoints (default: <state_dir>/checkpoints).
@@ -124,6 +130,10 @@ class Settings:
             port = getattr(self, name)
             if not 1 <= port <= 65535:
                 raise SettingsError(f"{_env_name(name)}: {port} is not a TCP port (1-65535)")
+        if self.batch_max_messages < 1:
+            raise SettingsError(f"{_env_name('batch_max_messages')}: must be at least 1")
+        if not 0 < self.batch_max_wait_seconds <= 5:
+            raise SettingsError(f"{_env_name('batch_max_wait_seconds')}: must be in (0, 5]")
         if self.topic_partitions < 1:
             raise SettingsError(f"{_env_name('topic_partitions')}: must be at least 1")
         if not 0 < self.heartbeat_interval_seconds < self.session_timeout_seconds:

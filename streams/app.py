@@ -25,7 +25,7 @@ from typing import Any
 import faust
 from prometheus_client import CollectorRegistry
 
-from foundation.catalogue import INDEX_SIGNAL
+from foundation.catalogue import INDEX_SIGNAL, partition_signals
 from foundation.records import RecordError, Signal
 from foundation.settings import Settings
 from streams.checkpoint import CheckpointStore, OutboxRecord
@@ -69,21 +69,31 @@ class Worker:
         # agent can receive a taken partition's first message while its state is still being
         # rebuilt; the agent waits on this instead of starting from an empty engine.
         self._loading: dict[tuple[str, int], asyncio.Future[None]] = {}
+        # Checkpoints loaded at start whose outbox (outputs a killed process committed but may not
+        # have sent) is re-sent when the partition is first assigned.
+        self._outbox_unsent: set[tuple[str, int]] = set()
+        # Whether the group assigned this worker the index (not merely a checkpoint loaded at start).
+        self.index_assigned = False
 
     # -- partitions ------------------------------------------------------------------------------
 
     def _path(self, topic: str, partition: int) -> Path:
         return checkpoint_dir(self.settings) / self.settings.app_id / f"{topic}-{partition}.sqlite"
 
-    def _engine_from(self, store: CheckpointStore) -> FundingEngine:
-        """A prints engine holding what ``store`` checkpointed."""
-        engine = FundingEngine(self.plan, topic=self.settings.topic_prints)
+    def _engine_from(self, store: CheckpointStore, partition: int) -> FundingEngine:
+        """The engine of prints partition ``partition``, holding what ``store`` checkpointed."""
+        signals = partition_signals(partition, self.settings.topic_partitions)
+        engine = FundingEngine(self.plan, topic=self.settings.topic_prints, signals=signals)
         store.load_engine(engine)
         return engine
 
     def _index_from(self, store: CheckpointStore) -> IndexEngine:
         """The composite index engine holding what ``store`` checkpointed."""
-        index = IndexEngine(self.plan[INDEX_SIGNAL][0], grace_seconds=self.settings.index_grace_seconds)
+        index = IndexEngine(
+            self.plan[INDEX_SIGNAL][0],
+            grace_seconds=self.settings.index_grace_seconds,
+            partitions=self.settings.topic_partitions,
+        )
         saved = store.load_blob(_INDEX_KEY)
         if saved is not None:
             index.restore(saved, time.monotonic())
@@ -114,6 +124,10 @@ class Worker:
                 self._loaded((s.topic_prints, partition))
             if index:
                 await self._load_index(committed.get((s.topic_index_inputs, 0)))
+                assert self.index is not None
+                # Every partition stalls through a rebalance; the grace period counts from now.
+                self.index.restart_grace(time.monotonic())
+                self.index_assigned = True
         finally:
             for key in keys:  # also on failure, so no agent waits forever (the worker crashes)
                 self._loaded(key)
@@ -139,9 +153,12 @@ class Worker:
         if kept is not None and partition in self.engines and not _behind(kept.offset(), committed):
             # Owned through the rebalance and nobody processed it meanwhile: the engine in memory
             # is its checkpoint (both change together between awaits), so it stays as it is.
+            if (topic, partition) in self._outbox_unsent:
+                self._outbox_unsent.discard((topic, partition))
+                await self._resend(kept)
             return
         store = kept or CheckpointStore(self._path(topic, partition))
-        engine = self._engine_from(store)
+        engine = self._engine_from(store, partition)
         behind = _behind(store.offset(), committed)
         if behind:
             started = time.perf_counter()
@@ -168,7 +185,11 @@ class Worker:
         topic = self.settings.topic_index_inputs
         kept = self.index_store
         if kept is not None and self.index is not None and not _behind(kept.offset(), committed):
-            return  # kept through the rebalance; it also keeps the arrival times its grace uses
+            # Kept through the rebalance; it also keeps the arrival times its grace period uses.
+            if (topic, 0) in self._outbox_unsent:
+                self._outbox_unsent.discard((topic, 0))
+                await self._resend(kept)
+            return
         store = kept or CheckpointStore(self._path(topic, 0))
         index = self._index_from(store)
         behind = _behind(store.offset(), committed)
@@ -226,11 +247,13 @@ class Worker:
             if not suffix.isdigit():
                 continue
             store = CheckpointStore(path)
-            self.engines[int(suffix)], self.stores[int(suffix)] = self._engine_from(store), store
+            self.engines[int(suffix)], self.stores[int(suffix)] = self._engine_from(store, int(suffix)), store
+            self._outbox_unsent.add((s.topic_prints, int(suffix)))
         index_path = self._path(s.topic_index_inputs, 0)
         if index_path.exists():
             store = CheckpointStore(index_path)
             self.index, self.index_store = self._index_from(store), store
+            self._outbox_unsent.add((s.topic_index_inputs, 0))
         if self.engines or self.index is not None:
             log.info(
                 "exporting the checkpoints of partitions %s until the group assigns", sorted(self.engines)
@@ -247,6 +270,7 @@ class Worker:
         elif topic == self.settings.topic_index_inputs and 0 in partitions and self.index_store is not None:
             self.index_store.close()
             self.index, self.index_store = None, None
+            self.index_assigned = False
 
     # -- output ----------------------------------------------------------------------------------
 
@@ -347,44 +371,60 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
         worker.topics[name] = _raw_topic(app, name, partitions)
     metrics = worker.metrics
 
+    # Both agents take batches: per message, a checkpoint transaction, a round of sends and (for
+    # the index) a state snapshot cost far more than the engine's work. A batch's state and outputs
+    # are committed in one transaction per partition, with the batch's last offset, so the
+    # guarantees of docs/architecture.md hold per batch as they held per message.
     @app.agent(worker.topics[s.topic_prints], name="process-prints")
     async def process_prints(stream: Any) -> Any:
-        async for event in stream.events():
-            metrics.records_in.labels(s.topic_prints).inc()
-            engine, store = await worker.engine_for(event.message.partition)
-            outcome = engine.handle_print_bytes(event.value)
-            records = worker.outputs(outcome, forward_to_index=True)
-            ids = store.commit(engine, records, offset=event.message.offset)
-            await worker.send(store, ids, records)
-            _observe_lag(metrics, event)
-            yield outcome
+        async for events in stream.take_events(s.batch_max_messages, within=s.batch_max_wait_seconds):
+            metrics.records_in.labels(s.topic_prints).inc(len(events))
+            outcomes: dict[int, Outcome] = {}  # by position in the batch
+            for partition, group in _by_partition(events):
+                engine, store = await worker.engine_for(partition)
+                records: list[OutboxRecord] = []
+                for position, event in group:
+                    outcome = outcomes[position] = engine.handle_print_bytes(event.value)
+                    records += worker.outputs(outcome, forward_to_index=True)
+                ids = store.commit(engine, records, offset=group[-1][1].message.offset)
+                await worker.send(store, ids, records)
+            _observe_lag(metrics, events[-1])
+            for position in range(len(events)):
+                yield outcomes[position]
 
     @app.agent(worker.topics[s.topic_index_inputs], name="process-index")
     async def process_index(stream: Any) -> Any:
-        async for event in stream.events():
-            metrics.records_in.labels(s.topic_index_inputs).inc()
+        async for events in stream.take_events(s.batch_max_messages, within=s.batch_max_wait_seconds):
+            metrics.records_in.labels(s.topic_index_inputs).inc(len(events))
             index, store = await worker.index_engine()
-            outcome = Outcome()
-            try:
-                index.add(Signal.from_json(event.value), time.monotonic())
-            except RecordError as exc:
-                outcome.dead_letters.append(dead_letter(s.topic_index_inputs, event.value, exc))
-            drained = index.drain(time.monotonic())
-            outcome.signals += drained.signals
-            outcome.alerts += drained.alerts
-            records = worker.outputs(outcome, forward_to_index=False)
-            ids = store.commit_blob(_INDEX_KEY, index.to_json(), records, offset=event.message.offset)
+            outcomes = []
+            for event in events:
+                outcome = Outcome()
+                try:
+                    index.add(Signal.from_json(event.value), time.monotonic())
+                except RecordError as exc:
+                    outcome.dead_letters.append(dead_letter(s.topic_index_inputs, event.value, exc))
+                # Drained per message, as unbatched: which dates are ready depends on the order.
+                drained = index.drain(time.monotonic())
+                outcome.signals += drained.signals
+                outcome.alerts += drained.alerts
+                outcomes.append(outcome)
+            records = [r for outcome in outcomes for r in worker.outputs(outcome, forward_to_index=False)]
+            ids = store.commit_blob(_INDEX_KEY, index.to_json(), records, offset=events[-1].message.offset)
             await worker.send(store, ids, records)
-            _observe_lag(metrics, event)
-            yield outcome
+            _observe_lag(metrics, events[-1])
+            for outcome in outcomes:
+                yield outcome
 
     @app.timer(1.0)
     async def release_index_dates() -> None:
-        # Dates wait for every partition group's watermark; in live operation the weekly groups are
+        # Dates wait for every prints partition's watermark; in live operation a partition can be
         # idle for days, so a grace period releases them.
         if worker.index is None or worker.index_store is None or not worker.index.pending:
             return
-        if worker.index_loading:  # a rebuild is replacing the index: it drains what is due itself
+        # Not before the group assigns the index: a checkpoint loaded at start waits for its inputs
+        # (a restarted worker first waits out the old member's session); nor during a rebuild.
+        if not worker.index_assigned or worker.index_loading:
             return
         outcome = worker.index.drain(time.monotonic())
         if outcome.signals or outcome.alerts:
@@ -401,6 +441,14 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
 
     worker.preload()
     return worker
+
+
+def _by_partition(events: Sequence[Any]) -> list[tuple[int, list[tuple[int, Any]]]]:
+    """A batch's events with their positions, grouped by partition, each group in offset order."""
+    groups: dict[int, list[tuple[int, Any]]] = {}
+    for position, event in enumerate(events):
+        groups.setdefault(event.message.partition, []).append((position, event))
+    return sorted(groups.items())
 
 
 def _observe_lag(metrics: PipelineMetrics, event: Any) -> None:

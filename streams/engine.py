@@ -14,7 +14,7 @@ import dataclasses
 import datetime as dt
 import logging
 import math
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from typing import Any
 
 from detectors.base import Detector
@@ -167,15 +167,22 @@ def learn(state: DetectorState, signal: Signal, x: dict[str, float]) -> bool:
 class FundingEngine:
     """Derive signals and run detectors for the prints of one partition."""
 
-    def __init__(self, plan: dict[str, list[DetectorSpec]], topic: str = "prints") -> None:
+    def __init__(
+        self,
+        plan: dict[str, list[DetectorSpec]],
+        topic: str = "prints",
+        signals: Collection[str] | None = None,
+    ) -> None:
+        """``signals``: the derived signals this engine computes (its partition's); all by default."""
         self.topic = topic
+        definitions = [d for d in DERIVED_SIGNALS if signals is None or d.id in signals]
         self.observations: dict[str, dict[dt.date, Observation]] = {}
         self.emitted: dict[str, dict[dt.date, float]] = {}
         self.signals: dict[str, Signal] = {}
         self.detectors: dict[tuple[str, str], DetectorState] = {
             detector_key(spec): DetectorState(spec, spec.build())
             for signal, specs in plan.items()
-            if signal != INDEX_SIGNAL
+            if signal != INDEX_SIGNAL and (signals is None or signal in signals)
             for spec in specs
         }
         self._detectors_by_signal: dict[str, list[DetectorState]] = {}
@@ -183,7 +190,7 @@ class FundingEngine:
             self._detectors_by_signal.setdefault(state.spec.signal, []).append(state)
         self._by_driver: dict[str, list[SignalSpec]] = {}
         self._by_input: dict[str, list[tuple[SignalSpec, int, int]]] = {}
-        for definition in DERIVED_SIGNALS:
+        for definition in definitions:
             self._by_driver.setdefault(definition.driver, []).append(definition)
             for joined in definition.joins:
                 self._by_input.setdefault(joined.series, []).append(
@@ -239,7 +246,8 @@ class FundingEngine:
         return True
 
     def _prune(self, series_id: str, table: dict[dt.date, Observation]) -> None:
-        if len(table) <= RETAIN_DAYS:
+        # Pruned in steps (a tenth over the bound), not on every print: each pass scans the table.
+        if len(table) <= RETAIN_DAYS + RETAIN_DAYS // 10:
             return
         cutoff = max(table) - dt.timedelta(days=RETAIN_DAYS)
         for day in [d for d in table if d < cutoff]:
@@ -308,7 +316,7 @@ class FundingEngine:
             return None
         emitted[day] = value
         self.changes.emitted.add((definition.id, day))
-        if len(emitted) > RETAIN_DAYS:
+        if len(emitted) > RETAIN_DAYS + RETAIN_DAYS // 10:  # in steps, as observations
             cutoff = max(emitted) - dt.timedelta(days=RETAIN_DAYS)
             for old in [d for d in emitted if d < cutoff]:
                 del emitted[old]

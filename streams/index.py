@@ -3,9 +3,9 @@
 Signals reach the index agent from several partitions, which several workers may process at
 different speeds. To give the same index whatever the interleaving, the vector for date D uses
 only signal values *published* by the time D's clock signal (SOFR - IORB) was published, and D is
-computed only once every partition group that feeds the index has moved past that time (its
-watermark), or after ``grace_seconds`` of wall time (a group in a data hole, or live operation,
-where weekly balance-sheet groups are idle for days).
+computed only once every prints partition that feeds the index has moved past that time (its
+watermark), or after ``grace_seconds`` of wall time (a partition in a data hole, or live operation,
+where a partition can be idle for days).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import math
 from typing import Any
 
 from foundation.calendar import observation_at
-from foundation.catalogue import INDEX_SIGNAL, SIGNALS, partition_group
+from foundation.catalogue import INDEX_SIGNAL, SIGNALS, signal_partitions
 from foundation.records import Alert, Signal
 from streams.config import DetectorSpec
 from streams.engine import DetectorState, Outcome, alert_for, learn
@@ -28,6 +28,7 @@ CLOCK_SIGNAL = "sofr_iorb_spread_bp"
 #: An input older than this (calendar days before D) is left out of D's vector.
 MAX_INPUT_AGE_DAYS = 16
 _HISTORY_FLOOR = 8  # values always kept per signal, whatever their age
+_HISTORY_BEFORE_CLOCK = 5000  # values kept per signal before the first clock date (years of dailies)
 
 
 @dataclasses.dataclass(order=True)
@@ -41,21 +42,28 @@ class _Pending:
 class IndexEngine:
     """Feeds the ``funding_stress_index`` detector one vector per clock date."""
 
-    def __init__(self, spec: DetectorSpec, grace_seconds: float = 3.0) -> None:
+    def __init__(self, spec: DetectorSpec, grace_seconds: float = 3.0, partitions: int = 1) -> None:
+        """``partitions``: of the prints topic, whose partitions each hold a watermark."""
         self.state = DetectorState(spec, spec.build())
         params = spec.params.get("min_scales")
         self.inputs: frozenset[str] = frozenset(params) if params else frozenset(SIGNALS) - {INDEX_SIGNAL}
         self.grace_seconds = grace_seconds
+        self._partition_of = signal_partitions(partitions)
+        # Every partition computing an input waits to be past a date, also one not heard from yet:
+        # at the start of a stream one partition's signals can arrive well before another's.
+        self.feeding = frozenset(
+            self._partition_of[s] for s in self.inputs | {CLOCK_SIGNAL} if s in self._partition_of
+        )
         # signal -> sorted [(published_at, date, value)]
         self.history: dict[str, list[tuple[dt.datetime, dt.date, float]]] = {}
-        self.watermarks: dict[str, dt.datetime] = {}
+        self.watermarks: dict[int, dt.datetime] = {}
         self.pending: list[_Pending] = []
         self.signal: Signal | None = None
         self.contributions: dict[str, float] = {}
         self.released_by_grace = 0
 
-    def _group(self, signal_id: str) -> str:
-        return partition_group(SIGNALS[signal_id].inputs[0])
+    def _group(self, signal_id: str) -> int:
+        return self._partition_of[signal_id]
 
     def add(self, signal: Signal, now_monotonic: float) -> None:
         """Take one signal from the index-inputs topic (in any order across partitions)."""
@@ -79,11 +87,25 @@ class IndexEngine:
                 _Pending(signal.published_at, signal.observation_date, now_monotonic, signal.replay),
             )
 
+    def restart_grace(self, now_monotonic: float) -> None:
+        """Count every pending date's grace period from ``now`` (the inputs stalled until now)."""
+        for pending in self.pending:
+            pending.arrived_monotonic = now_monotonic
+
     def _prune(self, rows: list[tuple[dt.datetime, dt.date, float]]) -> None:
-        # Keep what a pending date may still need: a partition group running far ahead must not push
+        # Keep what a pending date may still need: a partition running far ahead must not push
         # out the values an older pending date will be computed from (memory stays bounded by the
         # span of pending dates, which the grace period bounds in time).
-        horizon = self.pending[0].day if self.pending else (self.state.last_date or rows[-1][1])
+        # Before the first clock date, any date may still come: a partition that starts ahead of
+        # the clock's must keep its values (pruning them by their own newest date changed the
+        # first vectors, and through the detector's baselines the index for months). Bounded still.
+        if self.pending:
+            horizon = self.pending[0].day
+        elif self.state.last_date is not None:
+            horizon = self.state.last_date
+        else:
+            del rows[: max(0, len(rows) - _HISTORY_BEFORE_CLOCK)]
+            return
         cutoff = horizon - dt.timedelta(days=MAX_INPUT_AGE_DAYS + 1)
         stale = 0
         while stale < len(rows) - _HISTORY_FLOOR and rows[stale][1] < cutoff:
@@ -95,7 +117,7 @@ class IndexEngine:
         outcome = Outcome()
         while self.pending:
             head = self.pending[0]
-            ready = all(mark > head.published_at for mark in self.watermarks.values())
+            ready = all(p in self.watermarks and self.watermarks[p] > head.published_at for p in self.feeding)
             if not ready and now_monotonic - head.arrived_monotonic < self.grace_seconds:
                 break
             self.pending.pop(0)
@@ -162,7 +184,11 @@ class IndexEngine:
             k: [(dt.datetime.fromisoformat(p), dt.date.fromisoformat(d), float(v)) for p, d, v in rows]
             for k, rows in data["history"].items()
         }
-        self.watermarks = {k: dt.datetime.fromisoformat(v) for k, v in data["watermarks"].items()}
+        # Keys are prints partitions (JSON makes them strings); a checkpoint from before signals were
+        # partitioned has group names, whose watermarks the next inputs set again.
+        self.watermarks = {
+            int(k): dt.datetime.fromisoformat(v) for k, v in data["watermarks"].items() if k.isdigit()
+        }
         self.pending = [
             _Pending(dt.datetime.fromisoformat(p), dt.date.fromisoformat(d), now_monotonic, bool(r))
             for p, d, r in data["pending"]

@@ -80,7 +80,7 @@ def run_in_process(
         if index is not None:
             for signal in outcome.signals:
                 index.add(signal, 0.0)
-            # No wall clock here: a date is computed once every partition group has moved past it.
+            # No wall clock here: a date is computed once every prints partition has moved past it.
             drained = index.drain(0.0)
             signals += drained.signals
             alerts += drained.alerts

@@ -25,7 +25,7 @@ from prometheus_client.registry import Collector
 
 from foundation.calendar import timestamp_of_date
 from foundation.catalogue import SERIES, expected_observation_date
-from streams.engine import DetectorState, FundingEngine
+from streams.engine import DetectorState, FundingEngine, Observation
 from streams.index import IndexEngine
 
 __all__ = [
@@ -119,7 +119,7 @@ STRESS_INDEX_CONTRIBUTION = MetricSpec(
 )
 INDEX_RELEASED_BY_GRACE = MetricSpec(
     "plumbline_index_dates_released_by_grace",
-    "Index dates computed after the grace period instead of every partition group's watermark",
+    "Index dates computed after the grace period instead of every prints partition's watermark",
     (),
     "counter",
 )
@@ -180,13 +180,21 @@ class PipelineCollector(Collector):
             if due is not None:
                 expected.add_metric([series_id], timestamp_of_date(due))
         states: list[DetectorState] = []
-        for engine in list(self.state.engines.values()):
-            for series_id, (day, observation) in sorted(engine.latest_observations().items()):
-                spec = SERIES.get(series_id)
-                if spec is None:
-                    continue
-                series_value.add_metric([series_id, spec.unit], observation.value)
-                series_time.add_metric([series_id], timestamp_of_date(day))
+        engines = list(self.state.engines.values())
+        # A print goes to every partition computing a signal it feeds, so several engines can hold
+        # a series: export its newest observation once (a repeated sample fails the whole scrape).
+        newest: dict[str, tuple[dt.date, Observation]] = {}
+        for engine in engines:
+            for series_id, (day, observation) in engine.latest_observations().items():
+                if series_id not in newest or day > newest[series_id][0]:
+                    newest[series_id] = (day, observation)
+        for series_id, (day, observation) in sorted(newest.items()):
+            spec = SERIES.get(series_id)
+            if spec is None:
+                continue
+            series_value.add_metric([series_id, spec.unit], observation.value)
+            series_time.add_metric([series_id], timestamp_of_date(day))
+        for engine in engines:
             for signal_id, signal in sorted(engine.signals.items()):
                 signal_value.add_metric([signal_id, signal.unit, _replay(signal.replay)], signal.value)
                 signal_time.add_metric([signal_id], timestamp_of_date(signal.observation_date))

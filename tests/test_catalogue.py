@@ -8,7 +8,16 @@ from pathlib import Path
 import pytest
 
 from foundation.calendar import is_business_day, next_business_day
-from foundation.catalogue import SERIES, UnknownSeriesError, get_series, published_at
+from foundation.catalogue import (
+    DERIVED_SIGNALS,
+    SERIES,
+    UnknownSeriesError,
+    get_series,
+    partition_signals,
+    print_partitions,
+    published_at,
+    signal_partitions,
+)
 
 
 def test_every_history_file_has_a_catalogue_entry(data_dir: Path) -> None:
@@ -52,3 +61,27 @@ def test_canonical_units_are_percent_or_usd_for_funding_series() -> None:
         assert get_series(series_id).unit == "percent"
     for series_id in ("WRESBAL", "RRPONTSYD", "WDTGAL", "SOFRVOL"):
         assert get_series(series_id).unit == "usd"
+
+
+@pytest.mark.parametrize("partitions", [1, 2, 3, 4, 6])
+def test_every_input_of_a_signal_reaches_the_partition_computing_it(partitions: int) -> None:
+    placed = signal_partitions(partitions)
+    assert set(placed) == {spec.id for spec in DERIVED_SIGNALS}
+    for spec in DERIVED_SIGNALS:
+        for series_id in spec.inputs:
+            assert placed[spec.id] in print_partitions(series_id, partitions), (spec.id, series_id)
+    computed = [partition_signals(p, partitions) for p in range(partitions)]
+    assert sorted(s for group in computed for s in group) == sorted(placed)  # each signal exactly once
+
+
+def test_signals_spread_over_every_partition_by_driver_rate() -> None:
+    # The old layout put every daily rate on one partition (95% of prints); the busiest drivers
+    # are now dealt out first, so each partition gets a share of the daily signals.
+    for partitions in (2, 4):
+        daily = [
+            signal_partitions(partitions)[spec.id]
+            for spec in DERIVED_SIGNALS
+            if SERIES[spec.driver].frequency != "weekly"
+        ]
+        counts = [daily.count(p) for p in range(partitions)]
+        assert max(counts) - min(counts) <= 1, counts

@@ -75,8 +75,8 @@ def test_agent_turns_prints_into_alerts_dead_letters_and_metrics(data_dir: Path,
     labels = {"signal": "sofr_iorb_spread_bp", "detector": "persistence_threshold", "replay": "true"}
     assert sample("plumbline_detector_alarm", **labels) == 1.0
     assert sample("plumbline_detector_alarm_start_timestamp_seconds", **labels) == 1567468800.0
-    assert sample("plumbline_dead_letter_total", topic="plumbline.prints.v1", reason="not_json") == 1.0
-    assert sample("plumbline_records_in_total", topic="plumbline.prints.v1") == len(prints) + 1
+    assert sample("plumbline_dead_letter_total", topic="plumbline.prints.v2", reason="not_json") == 1.0
+    assert sample("plumbline_records_in_total", topic="plumbline.prints.v2") == len(prints) + 1
     assert sample("plumbline_signal_input_age_seconds", signal="sofr_iorb_spread_bp", series="SOFR") == 0.0
 
 

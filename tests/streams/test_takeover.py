@@ -98,10 +98,12 @@ def test_survivor_rebuilds_a_dead_workers_partition_from_the_topic(
         assert per_signal(read_alerts(settings)).get(INDEX_SIGNAL), "the index stopped after the takeover"
 
         rebuilt_seconds = metric(settings, survivor.metrics_port, "plumbline_state_rebuild_seconds_sum")
+        got_index = per_signal(read_alerts(settings)).get(INDEX_SIGNAL) or []
         print(
             f"survivor rebuilt in {rebuilt_seconds:.2f} s; "
-            f"composite index equal to the in-process run: "
-            f"{per_signal(read_alerts(settings)).get(INDEX_SIGNAL) == expected_index}"
+            f"composite index equal to the in-process run: {got_index == expected_index}; "
+            f"only in-process: {sorted(set(expected_index) - set(got_index))}; "
+            f"only streamed: {sorted(set(got_index) - set(expected_index))}"
         )
     finally:
         for worker in workers:

@@ -22,6 +22,7 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from connectors.history import iter_publication_order, read_history
 from connectors.producer import PrintProducer
+from foundation.catalogue import signal_partitions
 from foundation.records import Alert, Print
 from foundation.settings import Settings
 from plumbline import stack
@@ -226,18 +227,24 @@ def test_bad_prints_go_to_the_dead_letter_topic_and_the_worker_goes_on(
         good[0].to_json().replace(b'"value":', b'"value":NaN,"x":'),
     ]
     producer = KafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all")
+    # The partition computing the SOFR-IORB spread, where its inputs go; the poison goes there too.
+    target = signal_partitions(settings.topic_partitions)["sofr_iorb_spread_bp"]
     poison_sent = 0
     for index, record in enumerate(good):
-        producer.send(settings.topic_prints, key=record.key.encode(), value=record.to_json(), partition=0)
+        producer.send(
+            settings.topic_prints, key=record.key.encode(), value=record.to_json(), partition=target
+        )
         if index % 10 == 0:
             payload = poison[poison_sent % len(poison)]
-            producer.send(settings.topic_prints, key=b"poison", value=payload, partition=0)
+            producer.send(settings.topic_prints, key=b"poison", value=payload, partition=target)
             poison_sent += 1
     # Late, revised and repeated prints: the 2019-09-17 SOFR again (no-op) and revised (vintage 2).
     spike = next(p for p in good if p.series_id == "SOFR" and p.observation_date == dt.date(2019, 9, 17))
     revised = Print(**{**spike.__dict__, "value": 5.30, "vintage": 2})
     for record in (spike, revised, revised):
-        producer.send(settings.topic_prints, key=record.key.encode(), value=record.to_json(), partition=0)
+        producer.send(
+            settings.topic_prints, key=record.key.encode(), value=record.to_json(), partition=target
+        )
     producer.flush()
     producer.close()
 
