@@ -51,8 +51,11 @@ typecheck: $(VENV)/.installed
 
 check: lint typecheck test
 
+# Measure the pipeline against ceilings measured in the same run and write docs/benchmarks.md
+# (about 10-15 min: real brokers, workers and stacks on free ports). `python -m benchmarks` alone
+# prints the detector figures; the document includes them.
 bench: install
-	$(PY) -m benchmarks
+	$(PY) -m benchmarks pipeline --write
 
 # Rewrite every document computed from the data (docs/detectors.md and docs/backtest.md sections,
 # deploy/prometheus/BACKTEST.md); tests/test_generated_documents.py fails while one is stale.

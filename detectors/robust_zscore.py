@@ -143,6 +143,8 @@ class RobustZScore(Detector):
         self.max_gap_seconds = max_gap_seconds
         self._baseline = RollingOrder(self.window)
         self._excess: dict[str, collections.deque[float]] = {}
+        # (bump, scale) per effect, until its history changes: scored far more often than learned.
+        self._bumps: dict[str, tuple[float, float]] = {}
         self._suppressor = Suppressor(self.k, self.n, self.cooldown)
         self._last_timestamp: float | None = None
 
@@ -196,11 +198,14 @@ class RobustZScore(Detector):
             history = self._excess.get(effect)
             if history is None or len(history) < self.calendar_min_events:
                 continue
-            ordered = sorted(history)
-            middle = len(ordered) // 2
-            bump = ordered[middle] if len(ordered) % 2 else 0.5 * (ordered[middle - 1] + ordered[middle])
-            if not best[2] or abs(bump) > abs(best[0]):
-                best = (bump, mad_scale(ordered, bump), True)
+            cached = self._bumps.get(effect)
+            if cached is None:
+                ordered = sorted(history)
+                middle = len(ordered) // 2
+                bump = ordered[middle] if len(ordered) % 2 else 0.5 * (ordered[middle - 1] + ordered[middle])
+                cached = self._bumps[effect] = (bump, mad_scale(ordered, bump))
+            if not best[2] or abs(cached[0]) > abs(best[0]):
+                best = (cached[0], cached[1], True)
         return best
 
     def score_one(self, x: dict[str, float]) -> float:
@@ -214,6 +219,7 @@ class RobustZScore(Detector):
         if self._is_stale(x):
             self._baseline.clear()
             self._excess.clear()
+            self._bumps.clear()
         score = self._zscore(value, effects, stale=False)
         timestamp = timestamp_of(x)
         if timestamp is not None:
@@ -225,6 +231,7 @@ class RobustZScore(Detector):
                 for effect in sorted(effects):
                     history = self._excess.setdefault(effect, collections.deque(maxlen=self.calendar_window))
                     history.append(value - center)
+                    self._bumps.pop(effect, None)
         else:
             self._baseline.add(value)
 
@@ -242,6 +249,7 @@ class RobustZScore(Detector):
 
     def _set_state(self, state: dict[str, Any]) -> None:
         self._baseline.load([float(v) for v in state["baseline"]])
+        self._bumps = {}
         self._excess = {
             effect: collections.deque((float(v) for v in history), maxlen=self.calendar_window)
             for effect, history in state["excess"].items()

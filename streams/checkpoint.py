@@ -78,10 +78,22 @@ class CheckpointStore:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._db = _connect(path)
+        # Acknowledged outbox ids, deleted with the next commit: a DELETE transaction per
+        # acknowledged record was the worker's costliest call of its own (7% of a replay). An id
+        # acknowledged but not yet deleted when the process dies is sent again (at least once).
+        self._acknowledged: list[int] = []
 
     def close(self) -> None:
         """Close the file (a later store on the same path sees everything committed)."""
-        self._db.close()
+        try:
+            self._forget_acknowledged()
+        finally:
+            self._db.close()
+
+    def _forget_acknowledged(self) -> None:
+        if self._acknowledged:
+            ids, self._acknowledged = self._acknowledged, []
+            self._db.executemany("DELETE FROM outbox WHERE id = ?", [(i,) for i in ids])
 
     # -- funding engine --------------------------------------------------------------------------
 
@@ -123,6 +135,7 @@ class CheckpointStore:
         db = self._db
         db.execute("BEGIN")
         try:
+            self._forget_acknowledged()
             self._set_offset(offset)
             for series, day in changes.observations:
                 observation = engine.observations.get(series, {}).get(day)
@@ -176,6 +189,7 @@ class CheckpointStore:
         """Store a JSON document (and the input ``offset`` it includes), queue ``outputs``, atomically."""
         self._db.execute("BEGIN")
         try:
+            self._forget_acknowledged()
             self._set_offset(offset)
             self._db.execute(
                 "INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, json.dumps(document, allow_nan=False))
@@ -200,14 +214,15 @@ class CheckpointStore:
 
     def outbox(self) -> list[tuple[int, str, bytes, bytes]]:
         """Records queued but not yet acknowledged by the broker, oldest first."""
+        self._forget_acknowledged()
         return [
             (int(i), str(t), bytes(k), bytes(v))
             for i, t, k, v in self._db.execute("SELECT id, topic, key, value FROM outbox ORDER BY id")
         ]
 
     def delivered(self, outbox_id: int) -> None:
-        """The broker acknowledged this record: it leaves the outbox."""
-        self._db.execute("DELETE FROM outbox WHERE id = ?", (outbox_id,))
+        """The broker acknowledged this record: it leaves the outbox (with the next commit)."""
+        self._acknowledged.append(outbox_id)
 
 
 def record_worker_start(directory: Path) -> int:
