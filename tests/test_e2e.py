@@ -57,14 +57,15 @@ def test_september_2019_reaches_the_webhook_receiver_as_sofr_above_iorb(local_st
     assert wait_for(lambda: firing(local_stack), 60), "no alert reached the webhook receiver"
     alert = firing(local_stack)[0]
     assert alert["labels"]["alertname"] == "SOFRAboveIORB"
-    assert alert["labels"]["severity"] == "warning"
+    # The regime's entry pages first (critical); the warning that carries the regime is inhibited by it.
+    assert (alert["labels"]["severity"], alert["labels"].get("trigger")) == ("critical", "regime_entry")
     assert alert["labels"]["replay"] == "true"
     assert alert["receiver"] == "replay" and alert["path"] == "/alerts/replay"  # replays page nobody
     assert alert["annotations"]["episode_start"].startswith("2019-09-03")
     assert alert["annotations"]["runbook_url"].endswith("docs/runbooks/SOFRAboveIORB.md")
     # The last print of the window (2019-09-30, +55 bp) reaches Prometheus and stays visible after the
     # replay ends: no staleness gap between daily prints.
-    spread_query = 'plumbline_signal_value{signal="sofr_iorb_spread_bp"}'
+    spread_query = 'plumbline_signal_basis_points{signal="sofr_iorb_spread_bp"}'
     assert wait_for(lambda: prometheus_value(local_stack, spread_query) == 55.0, 30)
     time.sleep(3)
     assert prometheus_value(local_stack, spread_query) == 55.0

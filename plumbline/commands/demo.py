@@ -10,8 +10,9 @@ history a second that is less than one scrape, so Prometheus would never see it,
 sends a change of an alert group only at the group's next ``group_interval`` (5 s here): a state
 that comes and goes between two of them is never sent. So before replaying, the demo runs the same
 prints through the in-process engine (the objects the worker runs) and finds the prints that change
-the alert's state: the persistence detector's alarm (warning) and the spread against the rule's
-critical threshold (``offline.rules.THRESHOLDS["sofr_spike_bp"]``). The replay runs at
+the alert's state: the persistence detector's alarm (warning), its first five days (the regime's
+entry, critical) and the spread against the rule's critical threshold
+(``offline.rules.THRESHOLDS["sofr_spike_bp"]``). The replay runs at
 ``--days-per-second`` and holds (:class:`connectors.replay.Hold`):
 
 - each print that turns the critical state on or off, for at least two scrape-plus-evaluation
@@ -95,7 +96,7 @@ class Change:
     observation_date: dt.date
     spread_bp: float
     warning: bool  # the persistence detector's alarm after this print
-    critical: bool  # the spread at or above the critical threshold after this print
+    critical: bool  # the spread at or above the critical threshold, or a regime's entry, after this print
     critical_changed: bool
 
 
@@ -106,6 +107,9 @@ def alert_changes(prints: Sequence[Print], settings: Settings) -> list[Change]:
     from streams.inprocess import run_in_process
 
     threshold = THRESHOLDS["sofr_spike_bp"]
+    # The regime's entry pages too (funding.yml, trigger="regime_entry"): the persistence alarm
+    # started fewer than this many days before the newest date the detector learned.
+    entry_days = 5
     run = run_in_process(prints, detector_plan(settings))
     # (published_at, order, kind, record): signals before alerts of the same print, as the engine emits.
     events: list[tuple[dt.datetime, int, str, Any]] = []
@@ -115,8 +119,8 @@ def alert_changes(prints: Sequence[Print], settings: Settings) -> list[Change]:
     ]
     events.sort(key=lambda event: (event[0], event[1]))
     changes: list[Change] = []
-    warning = critical = False
-    date, spread = dt.date.min, float("nan")
+    warning = critical = spike = False
+    date, spread, start = dt.date.min, float("nan"), dt.date.min
     index = 0
     while index < len(events):
         published = events[index][0]
@@ -124,10 +128,13 @@ def alert_changes(prints: Sequence[Print], settings: Settings) -> list[Change]:
         while index < len(events) and events[index][0] == published:
             _, _, kind, record = events[index]
             if kind == "signal":
-                date, spread, critical = record.observation_date, record.value, record.value >= threshold
+                date, spread, spike = record.observation_date, record.value, record.value >= threshold
             else:
                 warning = record.state == "firing"
+                if warning:
+                    start = record.observation_date  # a firing alert is dated by the alarm's first day
             index += 1
+        critical = spike or (warning and 0 <= (date - start).days < entry_days)
         if (warning, critical) != before:
             changes.append(Change(published, date, spread, warning, critical, critical != before[1]))
     return changes
@@ -311,7 +318,7 @@ class PageLog:
         stamp = _prometheus_value(
             self.settings, f"max(plumbline_signal_observation_timestamp_seconds{selector})", moment
         )
-        value = _prometheus_value(self.settings, f"max(plumbline_signal_value{selector})", moment)
+        value = _prometheus_value(self.settings, f"max(plumbline_signal_basis_points{selector})", moment)
         date = dt.datetime.fromtimestamp(stamp, dt.UTC).date() if stamp is not None else None
         return date, value
 
