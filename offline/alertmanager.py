@@ -247,7 +247,9 @@ def notifications(
                 key = (route.path, tuple((name, alert.get(name, "")) for name in route.group_by))
                 members.setdefault(key, set()).add(frozenset(alert.items()))
                 routes[route.path] = route
-        for key in set(groups) | set(members):
+        # Sorted: a set's order changes with the process's hash seed, and two groups notified in
+        # the same step must come out in the same order every run (the generated BACKTEST.md).
+        for key in sorted(set(groups) | set(members)):
             route = routes.get(key[0]) or _find(config.route, key[0])
             group = groups.setdefault(key, _Group())
             now = frozenset(members.get(key, set()))

@@ -2,8 +2,9 @@
 
 The window is run through the in-process engine (:mod:`offline.backtest`); the funding-state
 metrics a worker exports (their names, help texts and labels are the worker's own, from
-:mod:`streams.metrics`: ``plumbline_series_value``, ``plumbline_signal_value``,
-``plumbline_detector_score`` / ``_alarm`` / ...) are written as OpenMetrics text, one sample per
+:mod:`streams.metrics`: ``plumbline_series_ratio`` / ``_dollars`` / ..., ``plumbline_signal_basis_points``
+/ ``_dollars`` / ``_ratio`` / ..., ``plumbline_detector_score`` / ``_alarm`` / ..., in the same base
+units through the same conversion) are written as OpenMetrics text, one sample per
 series per ``step`` (default a day, at 00:00 UTC), each holding the newest observation dated on or
 before it, exactly what a worker would show for that date. Signal values and detector metrics
 carry ``replay="true"``, as the worker labels replayed history. ``promtool tsdb create-blocks-from
@@ -24,7 +25,7 @@ import math
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TextIO
 
@@ -38,10 +39,10 @@ from streams.metrics import (
     DETECTOR_OBSERVATION_TIME,
     DETECTOR_SCORE,
     SERIES_OBSERVATION_TIME,
-    SERIES_VALUE,
     SIGNAL_OBSERVATION_TIME,
-    SIGNAL_VALUE,
     MetricSpec,
+    series_metric,
+    signal_metric,
 )
 
 __all__ = ["BackfillError", "BackfillSummary", "create_blocks", "write_openmetrics"]
@@ -123,9 +124,11 @@ def write_openmetrics(
             by_series.setdefault(record.series_id, {})[record.observation_date] = record.value
     with path.open("w") as handle:
         out = _Writer(handle, grid, summary)
-        out.family(SERIES_VALUE)
-        for series_id, points in sorted(by_series.items()):
-            out.series(SERIES_VALUE, (series_id, SERIES[series_id].unit), points)
+        # One family per unit, each written whole (OpenMetrics forbids interleaving families).
+        for metric, members in _by_family(by_series, lambda s: series_metric(SERIES[s].unit)):
+            out.family(metric)
+            for series_id, factor in members:
+                out.series(metric, (series_id,), {d: v * factor for d, v in by_series[series_id].items()})
         out.family(SERIES_OBSERVATION_TIME)
         for series_id, points in sorted(by_series.items()):
             out.series(SERIES_OBSERVATION_TIME, (series_id,), {d: timestamp_of_date(d) for d in points})
@@ -140,9 +143,11 @@ def write_openmetrics(
         }
         if index:
             signals[INDEX_SIGNAL] = index
-        out.family(SIGNAL_VALUE)
-        for signal_id, points in sorted(signals.items()):
-            out.series(SIGNAL_VALUE, (signal_id, SIGNALS[signal_id].unit, replay_label), points)
+        for metric, members in _by_family(signals, lambda s: signal_metric(SIGNALS[s].unit)):
+            out.family(metric)
+            for signal_id, factor in members:
+                points = {d: v * factor for d, v in signals[signal_id].items()}
+                out.series(metric, (signal_id, replay_label), points)
         out.family(SIGNAL_OBSERVATION_TIME)
         for signal_id, points in sorted(signals.items()):
             out.series(SIGNAL_OBSERVATION_TIME, (signal_id,), {d: timestamp_of_date(d) for d in points})
@@ -154,6 +159,20 @@ def write_openmetrics(
                 out.series(spec, (signal_id, detector, replay_label), points)
         handle.write("# EOF\n")
     return summary
+
+
+def _by_family(
+    ids: Iterable[str], family_of: Callable[[str], tuple[MetricSpec, float]]
+) -> list[tuple[MetricSpec, list[tuple[str, float]]]]:
+    """``ids`` grouped by the unit family they are exported in, each with its factor (sorted).
+
+    The factor is per id: ``plumbline_signal_ratio`` holds ratios (factor 1) and percent (0.01).
+    """
+    groups: dict[str, tuple[MetricSpec, list[tuple[str, float]]]] = {}
+    for one in sorted(ids):
+        metric, factor = family_of(one)
+        groups.setdefault(metric.name, (metric, []))[1].append((one, factor))
+    return [groups[name] for name in sorted(groups)]
 
 
 def _detector_points(

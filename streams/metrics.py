@@ -8,23 +8,42 @@ every live series comes from the catalogue's schedule alone, so it is there befo
 
 Each state metric's name, help text and labels are written once, as a :class:`MetricSpec` below;
 ``offline/backfill.py`` writes the same families for past dates from these specs.
+
+Units: one metric family per unit, with the unit in its name, and values in base units where
+Prometheus has one (dollars, not billions; ratios, not percent), so that no sum or average ever
+mixes units. :data:`SIGNAL_METRICS` and :data:`SERIES_METRICS` map each catalogue unit to its family
+and the factor from the catalogue's unit; :func:`signal_metric` and :func:`series_metric` are the
+one place that conversion happens (the backfill uses them too). Spreads stay in basis points: that
+is how funding markets quote them and how every rule threshold and runbook is written, and a spread
+of 0.0012 is easy to misread. The signal ids keep their historical suffixes (``reserves_usd_bn``
+is exported in dollars by ``plumbline_signal_dollars``); the metric name gives the exported unit.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import importlib.metadata
 import math
 import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Literal, Protocol
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    GCCollector,
+    Histogram,
+    Info,
+    PlatformCollector,
+    ProcessCollector,
+)
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from foundation.calendar import timestamp_of_date
-from foundation.catalogue import SERIES, expected_observation_date
+from foundation.catalogue import SERIES, SIGNALS, Unit, expected_observation_date
 from streams.engine import DetectorState, FundingEngine, Observation
 from streams.index import IndexEngine
 
@@ -38,17 +57,21 @@ __all__ = [
     "LATE_SIGNALS",
     "LIVE_SERIES",
     "SERIES_EXPECTED_OBSERVATION_TIME",
+    "SERIES_METRICS",
     "SERIES_OBSERVATION_TIME",
-    "SERIES_VALUE",
     "SIGNAL_INPUT_AGE",
+    "SIGNAL_METRICS",
     "SIGNAL_OBSERVATION_TIME",
-    "SIGNAL_VALUE",
     "STATE_METRICS",
     "STRESS_INDEX_CONTRIBUTION",
     "EngineState",
     "MetricSpec",
     "PipelineCollector",
     "PipelineMetrics",
+    "WorkerStarts",
+    "package_version",
+    "series_metric",
+    "signal_metric",
 ]
 
 
@@ -71,9 +94,23 @@ class MetricSpec:
         return GaugeMetricFamily(self.name, self.help, labels=list(self.labels))
 
 
-SERIES_VALUE = MetricSpec(
-    "plumbline_series_value", "Newest print of each series (canonical unit)", ("series", "unit")
-)
+_SERIES_LABELS = ("series",)
+_PRINT = "Newest print of each series"
+#: Each catalogue unit of a series: the family its prints are exported in, and the factor from the
+#: catalogue's unit to the family's (interest rates: percent to ratio).
+SERIES_METRICS: dict[Unit, tuple[MetricSpec, float]] = {
+    "percent": (
+        MetricSpec(
+            "plumbline_series_ratio", f"{_PRINT} quoted as a ratio (rates: 0.0425 is 4.25%)", _SERIES_LABELS
+        ),
+        0.01,
+    ),
+    "usd": (MetricSpec("plumbline_series_dollars", f"{_PRINT} in US dollars", _SERIES_LABELS), 1.0),
+    "jpy_per_usd": (
+        MetricSpec("plumbline_series_yen_per_dollar", f"{_PRINT} in yen per US dollar", _SERIES_LABELS),
+        1.0,
+    ),
+}
 SERIES_OBSERVATION_TIME = MetricSpec(
     "plumbline_series_observation_timestamp_seconds", "Observation date of the newest print", ("series",)
 )
@@ -82,11 +119,39 @@ SERIES_EXPECTED_OBSERVATION_TIME = MetricSpec(
     "Newest observation date the source should have published by now (every live series)",
     ("series",),
 )
-SIGNAL_VALUE = MetricSpec(
-    "plumbline_signal_value",
-    "Newest value of each derived signal (replay: that value's driver print was replayed)",
-    ("signal", "unit", "replay"),
-)
+_SIGNAL_LABELS = ("signal", "replay")
+_NEWEST = "Newest value of each derived signal (replay: its driver print was replayed)"
+_RATIO = MetricSpec("plumbline_signal_ratio", f"{_NEWEST}, as a ratio", _SIGNAL_LABELS)
+#: Each catalogue unit of a signal: the family its values are exported in, and the factor from the
+#: catalogue's unit to the family's (billions to dollars, percent to ratio).
+SIGNAL_METRICS: dict[Unit, tuple[MetricSpec, float]] = {
+    "bp": (MetricSpec("plumbline_signal_basis_points", f"{_NEWEST}, in basis points", _SIGNAL_LABELS), 1.0),
+    "usd_bn": (MetricSpec("plumbline_signal_dollars", f"{_NEWEST}, in US dollars", _SIGNAL_LABELS), 1e9),
+    "ratio": (_RATIO, 1.0),
+    "percent": (_RATIO, 0.01),
+    "jpy_per_usd": (
+        MetricSpec("plumbline_signal_yen_per_dollar", f"{_NEWEST}, in yen per US dollar", _SIGNAL_LABELS),
+        1.0,
+    ),
+    "index": (
+        MetricSpec(
+            "plumbline_signal_index", f"{_NEWEST}: the composite index (dimensionless)", _SIGNAL_LABELS
+        ),
+        1.0,
+    ),
+}
+
+
+def signal_metric(unit: Unit) -> tuple[MetricSpec, float]:
+    """The family a signal of catalogue unit ``unit`` is exported in, and the factor to its unit."""
+    return SIGNAL_METRICS[unit]
+
+
+def series_metric(unit: Unit) -> tuple[MetricSpec, float]:
+    """The family a series of catalogue unit ``unit`` is exported in, and the factor to its unit."""
+    return SERIES_METRICS[unit]
+
+
 SIGNAL_OBSERVATION_TIME = MetricSpec(
     "plumbline_signal_observation_timestamp_seconds",
     "Observation date of the newest signal value",
@@ -128,7 +193,8 @@ INDEX_RELEASED_BY_GRACE = MetricSpec(
 DETECTOR_METRICS = (DETECTOR_SCORE, DETECTOR_ALARM, DETECTOR_OBSERVATION_TIME, DETECTOR_ALARM_START)
 #: Every state metric the collector exports, in the order it exports them.
 STATE_METRICS = (
-    SERIES_VALUE, SERIES_OBSERVATION_TIME, SERIES_EXPECTED_OBSERVATION_TIME, SIGNAL_VALUE,
+    *dict.fromkeys(spec for spec, _ in SERIES_METRICS.values()), SERIES_OBSERVATION_TIME,
+    SERIES_EXPECTED_OBSERVATION_TIME, *dict.fromkeys(spec for spec, _ in SIGNAL_METRICS.values()),
     SIGNAL_OBSERVATION_TIME, SIGNAL_INPUT_AGE, LATE_SIGNALS, *DETECTOR_METRICS, STRESS_INDEX_CONTRIBUTION,
     INDEX_RELEASED_BY_GRACE,
 )  # fmt: skip
@@ -169,9 +235,9 @@ class PipelineCollector(Collector):
     def collect(self) -> Iterable[Metric]:
         now = self.now()
         families = {spec: spec.family() for spec in STATE_METRICS}
-        series_value, series_time = families[SERIES_VALUE], families[SERIES_OBSERVATION_TIME]
+        series_time = families[SERIES_OBSERVATION_TIME]
         expected = families[SERIES_EXPECTED_OBSERVATION_TIME]
-        signal_value, signal_time = families[SIGNAL_VALUE], families[SIGNAL_OBSERVATION_TIME]
+        signal_time = families[SIGNAL_OBSERVATION_TIME]
         input_age, late = families[SIGNAL_INPUT_AGE], families[LATE_SIGNALS]
         # From the schedule alone, engines or not: a series that never arrives still goes stale. Every
         # worker exports the same values (rules take max by series).
@@ -192,11 +258,13 @@ class PipelineCollector(Collector):
             spec = SERIES.get(series_id)
             if spec is None:
                 continue
-            series_value.add_metric([series_id, spec.unit], observation.value)
+            metric, factor = series_metric(spec.unit)
+            families[metric].add_metric([series_id], observation.value * factor)
             series_time.add_metric([series_id], timestamp_of_date(day))
         for engine in engines:
             for signal_id, signal in sorted(engine.signals.items()):
-                signal_value.add_metric([signal_id, signal.unit, _replay(signal.replay)], signal.value)
+                metric, factor = signal_metric(SIGNALS[signal_id].unit)
+                families[metric].add_metric([signal_id, _replay(signal.replay)], signal.value * factor)
                 signal_time.add_metric([signal_id], timestamp_of_date(signal.observation_date))
                 for name, used in signal.inputs.items():
                     series_id = name.split("@")[0]
@@ -212,7 +280,8 @@ class PipelineCollector(Collector):
             states.append(index.state)
             if index.signal is not None:
                 replay = _replay(index.signal.replay)
-                signal_value.add_metric([index.signal.signal_id, "index", replay], index.signal.value)
+                metric, factor = signal_metric("index")
+                families[metric].add_metric([index.signal.signal_id, replay], index.signal.value * factor)
                 signal_time.add_metric(
                     [index.signal.signal_id], timestamp_of_date(index.signal.observation_date)
                 )
@@ -230,12 +299,61 @@ class PipelineCollector(Collector):
         yield from families.values()
 
 
+def package_version() -> str:
+    """The installed plumbline package's version, or "unknown" when it is not installed (a bare checkout)."""
+    try:
+        return importlib.metadata.version("plumbline")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
+class WorkerStarts(Collector):
+    """``plumbline_worker_starts_total``: worker starts on this checkpoint directory, a true counter.
+
+    The count lives in the checkpoint directory (``streams.checkpoint.record_worker_start``), so it
+    survives restarts as a restart counter should (``increase()`` over it counts restarts, like
+    kube-state-metrics' container restarts). A custom collector because prometheus_client's Counter
+    can only count up from zero in this process, and would export a ``_created`` time that is this
+    process's start rather than the counter's.
+    """
+
+    NAME = "plumbline_worker_starts"
+
+    def __init__(self) -> None:
+        self._starts: int | None = None
+
+    def record(self, starts: int) -> None:
+        """Set the count read from the checkpoint directory (including this start)."""
+        self._starts = starts
+
+    def collect(self) -> Iterable[Metric]:
+        family = CounterMetricFamily(
+            self.NAME, "Worker starts recorded in the checkpoint directory (survives restarts)"
+        )
+        if self._starts is not None:
+            family.add_metric([], float(self._starts))
+        yield family
+
+
 class PipelineMetrics:
-    """Every metric of one worker, registered on ``registry``."""
+    """Every metric of one worker, registered on ``registry``.
+
+    Besides the pipeline's own, the standard process (CPU, memory, file descriptors), platform
+    (Python version) and garbage-collector collectors, and ``plumbline_build_info{version}``, so the
+    worker looks like every other exporter on a dashboard of them.
+    """
 
     def __init__(self, registry: CollectorRegistry, state: EngineState) -> None:
         self.registry = registry
         registry.register(PipelineCollector(state))
+        # Fresh instances on the injected registry, not the default registry's module singletons.
+        ProcessCollector(registry=registry)
+        PlatformCollector(registry=registry)
+        GCCollector(registry=registry)
+        self.build_info = Info(
+            "plumbline_build", "Version of the running plumbline package", registry=registry
+        )
+        self.build_info.info({"version": package_version()})
         self.records_in = Counter(
             "plumbline_records_in_total", "Messages read, by topic", ["topic"], registry=registry
         )
@@ -264,8 +382,10 @@ class PipelineMetrics:
             "plumbline_worker_start_time_seconds", "Unix time the worker started", registry=registry
         )
         self.started.set(time.time())
-        self.starts = Gauge(
-            "plumbline_worker_starts_total",
-            "Worker starts recorded in the checkpoint directory (survives restarts)",
+        self.starts = WorkerStarts()
+        registry.register(self.starts)
+        self.event_loop_heartbeat = Gauge(
+            "plumbline_event_loop_heartbeat_timestamp_seconds",
+            "Unix time the worker's event loop last ran its heartbeat (a stalled loop stops it; /healthz)",
             registry=registry,
         )

@@ -9,6 +9,9 @@ from typing import Any
 
 from foundation.settings import Settings
 
+#: `--loglevel` names, as the logging module spells them.
+_LEVELS = {"crit": "CRITICAL", "error": "ERROR", "warn": "WARNING", "info": "INFO", "debug": "DEBUG"}
+
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("worker", help="run a Faust worker (what `stack up` starts)")
@@ -18,11 +21,13 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     import faust
-    from prometheus_client import CollectorRegistry, start_http_server
+    from prometheus_client import CollectorRegistry
 
+    from foundation.logs import configure_logging
     from foundation.settings import SettingsError
     from streams.app import checkpoint_dir, create_app
     from streams.checkpoint import record_worker_start
+    from streams.liveness import Heartbeat, keep_beating, metrics_and_liveness_app, serve
 
     registry = CollectorRegistry()
     try:
@@ -30,9 +35,26 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     except SettingsError as exc:
         print(f"plumbline worker: bad setting: {exc}", file=sys.stderr)
         return 2
-    worker.metrics.starts.set(record_worker_start(checkpoint_dir(settings) / settings.app_id))
-    # Metrics are served on loopback by prometheus_client's own thread; Faust's web server stays off.
-    start_http_server(settings.metrics_port, addr=settings.bind_host, registry=registry)
-    logging.getLogger("plumbline").setLevel(logging.INFO)
-    faust.Worker(worker.app, loglevel=args.loglevel, quiet=True).execute_from_commandline()
+    heartbeat = Heartbeat(worker.metrics.event_loop_heartbeat)
+    # /metrics and the liveness check (/livez, /healthz) share one port, served from threads of their
+    # own; only the heartbeat comes from the Faust loop, so a stalled loop fails the check while
+    # scrapes still answer. Faust's web server stays off. Bound before the start is counted, so a
+    # start that fails here is not one.
+    try:
+        serve(metrics_and_liveness_app(registry, heartbeat), settings.bind_host, settings.metrics_port)
+    except OSError as exc:
+        print(
+            f"plumbline worker: cannot serve metrics on {settings.bind_host}:{settings.metrics_port} "
+            f"({exc.strerror or exc}); set PLUMBLINE_METRICS_PORT to a free port",
+            file=sys.stderr,
+        )
+        return 1
+    worker.metrics.starts.record(record_worker_start(checkpoint_dir(settings) / settings.app_id))
+    configure_logging(settings)  # one level for every package's loggers (PLUMBLINE_LOG_LEVEL)
+    # Logging is configured above, once for every package (Faust's own setup would add a second
+    # root handler, and every line would print twice); --loglevel still sets Faust's level.
+    faust_worker = faust.Worker(worker.app, loglevel=args.loglevel, quiet=True, override_logging=False)
+    logging.getLogger("faust").setLevel(_LEVELS[args.loglevel])
+    keep_beating(heartbeat, faust_worker.loop)
+    faust_worker.execute_from_commandline()
     return 0

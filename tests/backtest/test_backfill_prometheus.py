@@ -74,7 +74,7 @@ def only(values: dict[str, float]) -> float:
 
 
 def test_backfilled_history_is_queryable_for_past_dates(prometheus: str, backfilled: Path) -> None:
-    spread = 'plumbline_signal_value{signal="sofr_iorb_spread_bp"}'
+    spread = 'plumbline_signal_basis_points{signal="sofr_iorb_spread_bp"}'
     assert only(query(prometheus, spread, "2019-09-17T00:00:00Z")) == 315.0
     assert '"replay": "true"' in next(iter(query(prometheus, spread, "2019-09-17T00:00:00Z")))  # history
     assert only(query(prometheus, spread, "2019-09-16T00:00:00Z")) == 33.0
@@ -85,7 +85,7 @@ def test_backfilled_history_is_queryable_for_past_dates(prometheus: str, backfil
     alarm = 'plumbline_detector_alarm{signal="sofr_iorb_spread_bp",detector="persistence_threshold"}'
     on = query(prometheus, alarm, "2019-09-17T00:00:00Z")
     assert list(on.values()) == [1.0] and '"replay": "true"' in next(iter(on))
-    reserves = only(query(prometheus, 'plumbline_series_value{series="WRESBAL"}', "2019-09-19T00:00:00Z"))
+    reserves = only(query(prometheus, 'plumbline_series_dollars{series="WRESBAL"}', "2019-09-19T00:00:00Z"))
     assert reserves == pytest.approx(1.3e12, rel=0.1)
     assert query(prometheus, spread, "2018-01-02T00:00:00Z") == {}  # nothing before the window
     blocks = [p for p in backfilled.iterdir() if (p / "meta.json").is_file()]

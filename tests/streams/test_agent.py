@@ -69,9 +69,10 @@ def test_agent_turns_prints_into_alerts_dead_letters_and_metrics(data_dir: Path,
     def sample(name: str, **labels: str) -> float | None:
         return registry.get_sample_value(name, labels)
 
-    spread = {"signal": "sofr_iorb_spread_bp", "unit": "bp", "replay": "true"}
-    assert sample("plumbline_signal_value", **spread) == 6.0  # 2019-09-20
-    assert sample("plumbline_series_value", series="SOFR", unit="percent") == 1.86
+    spread = {"signal": "sofr_iorb_spread_bp", "replay": "true"}
+    assert sample("plumbline_signal_basis_points", **spread) == 6.0  # 2019-09-20
+    # Rates are exported as ratios (base units, docs/metrics.md): 1.86 % is 0.0186.
+    assert sample("plumbline_series_ratio", series="SOFR") == pytest.approx(0.0186)
     labels = {"signal": "sofr_iorb_spread_bp", "detector": "persistence_threshold", "replay": "true"}
     assert sample("plumbline_detector_alarm", **labels) == 1.0
     assert sample("plumbline_detector_alarm_start_timestamp_seconds", **labels) == 1567468800.0

@@ -14,7 +14,7 @@ from foundation.catalogue import SERIES, expected_observation_date
 from foundation.records import Print
 from streams.engine import FundingEngine
 from streams.index import IndexEngine
-from streams.metrics import LIVE_SERIES, SIGNAL_VALUE, PipelineCollector
+from streams.metrics import LIVE_SERIES, SIGNAL_METRICS, PipelineCollector
 
 #: Monday 2025-10-06, 15:00 New York: Friday's SOFR (08:00) and the H.4.1 of Wednesday 10-01 are out.
 NOW = dt.datetime(2025, 10, 6, 19, 0, tzinfo=dt.UTC)
@@ -65,22 +65,23 @@ def test_a_worker_without_engines_exports_the_expected_publication_of_every_live
     assert expected["SOFR"] == timestamp_of_date(dt.date(2025, 10, 3))  # Friday, published Monday 08:00
     assert expected["WRESBAL"] == timestamp_of_date(dt.date(2025, 10, 1))  # H.4.1 Wednesday level
     # Nothing else: no engine, no index, so no print, signal or detector state.
-    assert "plumbline_series_value" not in samples and "plumbline_signal_value" not in samples
+    assert not [name for name in samples if name.startswith(("plumbline_series_", "plumbline_signal_"))
+                if not name.endswith("timestamp_seconds")]  # fmt: skip
 
 
 def test_signal_value_is_labelled_by_the_replay_flag_of_its_newest_value() -> None:
-    assert SIGNAL_VALUE.labels == ("signal", "unit", "replay")
+    assert {spec.labels for spec, _ in SIGNAL_METRICS.values()} == {("signal", "replay")}
     engine = FundingEngine({})
     engine.handle_print(rate("IORB", "2025-10-01", 4.15, replay=False))
     engine.handle_print(rate("SOFR", "2025-10-01", 4.24, replay=True))
     worker = StubWorker({0: engine})
 
     def spread() -> list[tuple[dict[str, str], float]]:
-        return [(labels, value) for labels, value in scrape(worker)["plumbline_signal_value"]
+        return [(labels, value) for labels, value in scrape(worker)["plumbline_signal_basis_points"]
                 if labels["signal"] == "sofr_iorb_spread_bp"]  # fmt: skip
 
     # The driver (SOFR) was replayed: the spread is a replay, though IORB came live.
-    replayed = {"signal": "sofr_iorb_spread_bp", "unit": "bp", "replay": "true"}
+    replayed = {"signal": "sofr_iorb_spread_bp", "replay": "true"}
     assert spread() == [(replayed, pytest.approx(9.0))]
     # A live SOFR print for the next day: the newest spread is live, and only it is exported.
     engine.handle_print(rate("SOFR", "2025-10-02", 4.20, replay=False))
@@ -97,6 +98,6 @@ def test_a_live_driver_over_a_replayed_input_is_live() -> None:
     engine = FundingEngine({})
     engine.handle_print(rate("IORB", "2025-10-01", 4.15, replay=True))
     engine.handle_print(rate("SOFR", "2025-10-01", 4.24, replay=False))
-    values = scrape(StubWorker({0: engine}))["plumbline_signal_value"]
+    values = scrape(StubWorker({0: engine}))["plumbline_signal_basis_points"]
     labels = [labels for labels, _ in values if labels["signal"] == "sofr_iorb_spread_bp"]
-    assert labels == [{"signal": "sofr_iorb_spread_bp", "unit": "bp", "replay": "false"}]
+    assert labels == [{"signal": "sofr_iorb_spread_bp", "replay": "false"}]

@@ -258,7 +258,7 @@ def test_bad_prints_go_to_the_dead_letter_topic_and_the_worker_goes_on(
             settings, worker.metrics_port, "plumbline_dead_letter_total", f'topic="{settings.topic_prints}"'
         )
         spread = metric(
-            settings, worker.metrics_port, "plumbline_signal_value", 'signal="sofr_iorb_spread_bp",unit="bp"'
+            settings, worker.metrics_port, "plumbline_signal_basis_points", 'signal="sofr_iorb_spread_bp"'
         )
     finally:
         worker.kill(signal.SIGTERM)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..dashboards import Dashboard, Panel, Row, signal
+from ..dashboards import Dashboard, Panel, Query, Row
 
 DASHBOARD = Dashboard(
     uid="plumbline-balance-sheet",
@@ -16,13 +16,25 @@ DASHBOARD = Dashboard(
                 Panel(
                     title="Reserves, ON RRP and the Treasury General Account",
                     queries=(
-                        signal("reserves_usd_bn", legend="reserves (WRESBAL)"),
-                        signal("onrrp_usd_bn", legend="ON RRP"),
-                        signal("tga_usd_bn", legend="TGA (Wednesday)"),
-                        signal("tga_daily_usd_bn", legend="TGA (daily statement)"),
+                        Query(
+                            expr='max(plumbline_signal_dollars{signal="reserves_usd_bn"})',
+                            legend="reserves (WRESBAL)",
+                        ),
+                        Query(
+                            expr='max(plumbline_signal_dollars{signal="onrrp_usd_bn"})',
+                            legend="ON RRP",
+                        ),
+                        Query(
+                            expr='max(plumbline_signal_dollars{signal="tga_usd_bn"})',
+                            legend="TGA (Wednesday)",
+                        ),
+                        Query(
+                            expr='max(plumbline_signal_dollars{signal="tga_daily_usd_bn"})',
+                            legend="TGA (daily statement)",
+                        ),
                     ),
                     unit="currencyUSD",
-                    description="Billions of USD. Runbooks ReserveScarcityNear, ReverseRepoBufferDepleted, "
+                    description="Runbooks ReserveScarcityNear, ReverseRepoBufferDepleted, "
                     "TGARebuildDrainingReserves.",
                     width=24,
                     height=10,
@@ -30,13 +42,22 @@ DASHBOARD = Dashboard(
                 Panel(
                     title="Changes of reserves and of the TGA",
                     queries=(
-                        signal("reserves_weekly_change_usd_bn", legend="reserves, 1 week"),
-                        signal("reserves_change_28d_usd_bn", legend="reserves, 4 weeks"),
-                        signal("tga_change_28d_usd_bn", legend="TGA, 4 weeks"),
+                        Query(
+                            expr='max(plumbline_signal_dollars{signal="reserves_weekly_change_usd_bn"})',
+                            legend="reserves, 1 week",
+                        ),
+                        Query(
+                            expr='max(plumbline_signal_dollars{signal="reserves_change_28d_usd_bn"})',
+                            legend="reserves, 4 weeks",
+                        ),
+                        Query(
+                            expr='max(plumbline_signal_dollars{signal="tga_change_28d_usd_bn"})',
+                            legend="TGA, 4 weeks",
+                        ),
                     ),
                     kind="bars",
                     unit="currencyUSD",
-                    description="Billions of USD. Runbooks ReservesFallingFast, TGARebuildDrainingReserves.",
+                    description="Runbooks ReservesFallingFast, TGARebuildDrainingReserves.",
                     width=24,
                 ),
             ),
@@ -47,24 +68,41 @@ DASHBOARD = Dashboard(
                 Panel(
                     title="Fed: Treasury holdings and total assets",
                     queries=(
-                        signal("fed_treasuries_usd_bn", legend="Fed Treasuries (TREAST)"),
-                        signal("fed_total_assets_usd_bn", legend="Fed total assets (WALCL)"),
+                        Query(
+                            expr='max(plumbline_signal_dollars{signal="fed_treasuries_usd_bn"})',
+                            legend="Fed Treasuries (TREAST)",
+                        ),
+                        Query(
+                            expr='max(plumbline_signal_dollars{signal="fed_total_assets_usd_bn"})',
+                            legend="Fed total assets (WALCL)",
+                        ),
                     ),
                     unit="currencyUSD",
-                    description="Billions of USD: run-off (falling) versus bill purchases (rising).",
+                    description="Run-off (falling) versus bill purchases (rising).",
                 ),
                 Panel(
                     title="Banks: Treasury holdings against reserves",
                     queries=(
-                        signal("bank_treasuries_usd_bn", legend="bank Treasuries and agencies (USGSEC)"),
-                        signal("reserves_usd_bn", legend="reserves"),
+                        Query(
+                            expr='max(plumbline_signal_dollars{signal="bank_treasuries_usd_bn"})',
+                            legend="bank Treasuries and agencies (USGSEC)",
+                        ),
+                        Query(
+                            expr='max(plumbline_signal_dollars{signal="reserves_usd_bn"})',
+                            legend="reserves",
+                        ),
                     ),
                     unit="currencyUSD",
-                    description="Banks swapping cash for bonds, system-wide. Billions of USD.",
+                    description="Banks swapping cash for bonds, system-wide.",
                 ),
                 Panel(
                     title="Bank Treasuries per dollar of reserves",
-                    queries=(signal("bank_treasuries_to_reserves_ratio", legend="USGSEC / WRESBAL"),),
+                    queries=(
+                        Query(
+                            expr='max(plumbline_signal_ratio{signal="bank_treasuries_to_reserves_ratio"})',
+                            legend="USGSEC / WRESBAL",
+                        ),
+                    ),
                     width=24,
                 ),
             ),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..dashboards import Annotation, Dashboard, Panel, Query, Row, signal
+from ..dashboards import Annotation, Dashboard, Panel, Query, Row
 
 DASHBOARD = Dashboard(
     uid="plumbline-detectors",
@@ -33,7 +33,12 @@ DASHBOARD = Dashboard(
             panels=(
                 Panel(
                     title="Funding-stress index",
-                    queries=(signal("funding_stress_index", legend="index (alarm at 3)"),),
+                    queries=(
+                        Query(
+                            expr='max(plumbline_signal_index{signal="funding_stress_index"})',
+                            legend="index (alarm at 3)",
+                        ),
+                    ),
                     description="Runbook FundingStressIndexHigh.",
                 ),
                 Panel(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..dashboards import ON_RESERVES, Dashboard, FillBetween, LineStyle, Panel, Query, Row, series, signal
+from ..dashboards import ON_RESERVES, Dashboard, FillBetween, LineStyle, Panel, Query, Row
 
 NO_AWARD_RATE = (
     "needs RRPONTSYAWARD (the ON RRP award rate), which is absent from the local data copy "
@@ -21,13 +21,19 @@ DASHBOARD = Dashboard(
                 Panel(
                     title="SOFR, the rate on reserves and the target range",
                     queries=(
-                        series("SOFR"),
-                        Query(expr='max(plumbline_series_value{series=~"IORB|IOER"})', legend=ON_RESERVES),
-                        series("DFEDTARL", legend="target range low"),
-                        series("DFEDTARU", legend="target range high"),
-                        series("EFFR"),
+                        Query(expr='max(plumbline_series_ratio{series="SOFR"})', legend="SOFR"),
+                        Query(expr='max(plumbline_series_ratio{series=~"IORB|IOER"})', legend=ON_RESERVES),
+                        Query(
+                            expr='max(plumbline_series_ratio{series="DFEDTARL"})',
+                            legend="target range low",
+                        ),
+                        Query(
+                            expr='max(plumbline_series_ratio{series="DFEDTARU"})',
+                            legend="target range high",
+                        ),
+                        Query(expr='max(plumbline_series_ratio{series="EFFR"})', legend="EFFR"),
                     ),
-                    unit="percent",
+                    unit="percentunit",
                     description="SOFR above the rate on reserves for days is the scarcity regime "
                     "(runbook SOFRAboveIORB). The shaded band is the FOMC target range.",
                     overrides=(
@@ -40,19 +46,27 @@ DASHBOARD = Dashboard(
                 Panel(
                     title="SOFR percentiles",
                     queries=(
-                        series("SOFR1", legend="1st"),
-                        series("SOFR25", legend="25th"),
-                        series("SOFR", legend="median (SOFR)"),
-                        series("SOFR75", legend="75th"),
-                        series("SOFR99", legend="99th"),
+                        Query(expr='max(plumbline_series_ratio{series="SOFR1"})', legend="1st"),
+                        Query(expr='max(plumbline_series_ratio{series="SOFR25"})', legend="25th"),
+                        Query(
+                            expr='max(plumbline_series_ratio{series="SOFR"})',
+                            legend="median (SOFR)",
+                        ),
+                        Query(expr='max(plumbline_series_ratio{series="SOFR75"})', legend="75th"),
+                        Query(expr='max(plumbline_series_ratio{series="SOFR99"})', legend="99th"),
                     ),
-                    unit="percent",
+                    unit="percentunit",
                     description="The tail (99th) moves before the median when some borrowers run short "
                     "(runbook SOFRTailStress).",
                 ),
                 Panel(
                     title="SOFR position in the target range",
-                    queries=(signal("sofr_range_position_ratio", legend="0 = floor, 1 = ceiling"),),
+                    queries=(
+                        Query(
+                            expr='max(plumbline_signal_ratio{signal="sofr_range_position_ratio"})',
+                            legend="0 = floor, 1 = ceiling",
+                        ),
+                    ),
                     unit="percentunit",
                 ),
             ),
@@ -63,13 +77,28 @@ DASHBOARD = Dashboard(
                 Panel(
                     title="Overnight rates minus the rate on reserves",
                     queries=(
-                        signal("sofr_iorb_spread_bp", legend="SOFR - IORB"),
-                        signal("sofr99_iorb_spread_bp", legend="SOFR p99 - IORB"),
-                        signal("effr_iorb_spread_bp", legend="EFFR - IORB"),
-                        signal("tgcr_iorb_spread_bp", legend="TGCR - IORB"),
-                        signal("bgcr_iorb_spread_bp", legend="BGCR - IORB"),
+                        Query(
+                            expr='max(plumbline_signal_basis_points{signal="sofr_iorb_spread_bp"})',
+                            legend="SOFR - IORB",
+                        ),
+                        Query(
+                            expr='max(plumbline_signal_basis_points{signal="sofr99_iorb_spread_bp"})',
+                            legend="SOFR p99 - IORB",
+                        ),
+                        Query(
+                            expr='max(plumbline_signal_basis_points{signal="effr_iorb_spread_bp"})',
+                            legend="EFFR - IORB",
+                        ),
+                        Query(
+                            expr='max(plumbline_signal_basis_points{signal="tgcr_iorb_spread_bp"})',
+                            legend="TGCR - IORB",
+                        ),
+                        Query(
+                            expr='max(plumbline_signal_basis_points{signal="bgcr_iorb_spread_bp"})',
+                            legend="BGCR - IORB",
+                        ),
                     ),
-                    unit="bp",
+                    unit="suffix: bp",
                     description="Above zero: cash earns more lent in repo than held as reserves "
                     "(runbooks SOFRAboveIORB, RepoOffTheFloor).",
                     width=16,
@@ -77,9 +106,13 @@ DASHBOARD = Dashboard(
                 Panel(
                     title="TGCR minus the ON RRP award rate",
                     queries=(
-                        signal("tgcr_onrrp_spread_bp", legend="TGCR - ON RRP", no_data_reason=NO_AWARD_RATE),
+                        Query(
+                            expr='max(plumbline_signal_basis_points{signal="tgcr_onrrp_spread_bp"})',
+                            legend="TGCR - ON RRP",
+                            no_data_reason=NO_AWARD_RATE,
+                        ),
                     ),
-                    unit="bp",
+                    unit="suffix: bp",
                     width=8,
                 ),
             ),
@@ -89,23 +122,38 @@ DASHBOARD = Dashboard(
             panels=(
                 Panel(
                     title="Standing repo facility and repo operations",
-                    queries=(signal("srf_usage_usd_bn", legend="accepted, bn USD"),),
+                    queries=(
+                        Query(
+                            expr='max(plumbline_signal_dollars{signal="srf_usage_usd_bn"})',
+                            legend="accepted",
+                        ),
+                    ),
                     kind="bars",
                     unit="currencyUSD",
-                    description="Runbook StandingRepoFacilityUsed. Billions of USD.",
+                    description="Runbook StandingRepoFacilityUsed.",
                     width=8,
                 ),
                 Panel(
                     title="ON RRP take-up",
-                    queries=(signal("onrrp_usd_bn", legend="ON RRP, bn USD"),),
+                    queries=(
+                        Query(
+                            expr='max(plumbline_signal_dollars{signal="onrrp_usd_bn"})',
+                            legend="ON RRP",
+                        ),
+                    ),
                     unit="currencyUSD",
                     description="The buffer: near zero, drains come out of reserves (runbook "
-                    "ReverseRepoBufferDepleted). Billions of USD.",
+                    "ReverseRepoBufferDepleted).",
                     width=8,
                 ),
                 Panel(
                     title="SOFR volume",
-                    queries=(signal("sofr_volume_usd_bn", legend="SOFR volume, bn USD"),),
+                    queries=(
+                        Query(
+                            expr='max(plumbline_signal_dollars{signal="sofr_volume_usd_bn"})',
+                            legend="SOFR volume",
+                        ),
+                    ),
                     unit="currencyUSD",
                     width=8,
                 ),
@@ -117,22 +165,56 @@ DASHBOARD = Dashboard(
                 Panel(
                     title="10-year yield against the policy rate",
                     queries=(
-                        signal("dgs10_target_top_spread_bp", legend="10y - top of range"),
-                        signal("dgs10_change_20d_bp", legend="10y change, 4 weeks"),
-                        signal("policy_change_90d_bp", legend="top of range change, 90 days"),
+                        Query(
+                            expr='max(plumbline_signal_basis_points{signal="dgs10_target_top_spread_bp"})',
+                            legend="10y - top of range",
+                        ),
+                        Query(
+                            expr='max(plumbline_signal_basis_points{signal="dgs10_change_20d_bp"})',
+                            legend="10y change, 4 weeks",
+                        ),
+                        Query(
+                            expr='max(plumbline_signal_basis_points{signal="policy_change_90d_bp"})',
+                            legend="top of range change, 90 days",
+                        ),
                     ),
-                    unit="bp",
+                    unit="suffix: bp",
                     description="10y up while the policy change is negative: bonds sell off while "
                     "the Fed cuts (runbook BondsSellOffWhilePolicyEases).",
                 ),
                 Panel(
-                    title="USD/JPY and the US - Japan policy spread",
+                    title="USD/JPY change over four weeks",
                     queries=(
-                        signal("usdjpy_change_20d_pct", legend="USD/JPY change, 4 weeks (%)"),
-                        signal("us_jp_policy_spread_bp", legend="US - Japan policy rate (bp)"),
-                        signal("usdjpy_jpy_per_usd", legend="USD/JPY"),
+                        Query(
+                            expr='max(plumbline_signal_ratio{signal="usdjpy_change_20d_pct"})',
+                            legend="USD/JPY change, 4 weeks",
+                        ),
                     ),
+                    unit="percentunit",
                     description="A fast fall of USD/JPY is a yen-carry unwind (runbook YenCarryUnwind).",
+                    width=8,
+                ),
+                Panel(
+                    title="US - Japan policy spread",
+                    queries=(
+                        Query(
+                            expr='max(plumbline_signal_basis_points{signal="us_jp_policy_spread_bp"})',
+                            legend="US - Japan policy rate",
+                        ),
+                    ),
+                    unit="suffix: bp",
+                    width=8,
+                ),
+                Panel(
+                    title="USD/JPY",
+                    queries=(
+                        Query(
+                            expr='max(plumbline_signal_yen_per_dollar{signal="usdjpy_jpy_per_usd"})',
+                            legend="USD/JPY",
+                        ),
+                    ),
+                    unit="suffix: ¥/$",
+                    width=8,
                 ),
             ),
         ),
