@@ -34,6 +34,7 @@ from collections.abc import Mapping
 import httpx
 
 from connectors.clock import Clock, SystemClock
+from connectors.telemetry import ConnectorTelemetry
 from foundation.settings import Settings
 
 __all__ = [
@@ -60,20 +61,34 @@ def mask_secrets(text: str) -> str:
 
 
 class SourceError(RuntimeError):
-    """A source could not deliver; ``retryable`` says whether asking later may help."""
+    """A source could not deliver; ``retryable`` says whether asking later may help.
 
-    def __init__(self, source: str, message: str, *, retryable: bool = True) -> None:
+    ``outcome`` is the poll outcome it stands for (:data:`connectors.telemetry.POLL_OUTCOMES`):
+    ``http_error``, ``timeout``, ``unreachable``, ``rate_limited`` or ``parse_error``.
+    """
+
+    outcome = "http_error"
+
+    def __init__(
+        self, source: str, message: str, *, retryable: bool = True, outcome: str | None = None
+    ) -> None:
         super().__init__(f"{source}: {mask_secrets(message)}")
         self.source = source
         self.retryable = retryable
+        if outcome is not None:
+            self.outcome = outcome
 
 
 class SourceUnavailable(SourceError):
     """The source's host could not be reached at all (no network, DNS failure, refused)."""
 
+    outcome = "unreachable"
+
 
 class RateLimited(SourceError):
     """The source asked us to wait longer than we block for; retry after ``retry_after_seconds``."""
+
+    outcome = "rate_limited"
 
     def __init__(self, source: str, message: str, retry_after_seconds: float) -> None:
         super().__init__(source, message, retryable=True)
@@ -86,6 +101,8 @@ class PayloadError(SourceError):
     ``reason`` is one of the record-error reasons of :mod:`foundation.records` (``not_json``,
     ``missing_field``, ``bad_field``, ``unit_mismatch``), so it can become a dead letter as it is.
     """
+
+    outcome = "parse_error"
 
     def __init__(self, source: str, reason: str, message: str, payload: str = "") -> None:
         super().__init__(source, f"{reason}: {message}", retryable=True)
@@ -169,7 +186,10 @@ def _retry_after_seconds(response: httpx.Response, now: dt.datetime) -> float | 
 
 
 class SourceClient:
-    """An :class:`httpx.Client` plus the policy of one source. Share one per host."""
+    """An :class:`httpx.Client` plus the policy of one source. Share one per host.
+
+    Every attempt (its status code or failure, and each retry) is reported to ``telemetry``.
+    """
 
     def __init__(
         self,
@@ -179,8 +199,10 @@ class SourceClient:
         clock: Clock | None = None,
         *,
         rng: random.Random | None = None,
+        telemetry: ConnectorTelemetry | None = None,
     ) -> None:
         self.name = name
+        self.telemetry = telemetry or ConnectorTelemetry()
         self.client = client
         self.policy = policy or HttpPolicy()
         self.clock: Clock = clock or SystemClock()
@@ -193,25 +215,34 @@ class SourceClient:
         shown = mask_secrets(str(httpx.URL(url, params=params)))
         failures: list[str] = []
         only_unreachable = True
+        got_status = timed_out = False
         for attempt in range(1, self.policy.max_attempts + 1):
             self.limiter.acquire()
+            if attempt > 1:
+                self.telemetry.http_retry(self.name)
+            self.telemetry.tick()
             self.requests_sent += 1
             try:
                 response = self.client.get(url, params=params)
             except httpx.TimeoutException as exc:
                 only_unreachable = False
+                timed_out = True
+                self.telemetry.http_failure(self.name, "timeout")
                 failures.append(f"timed out ({type(exc).__name__})")
                 wait = self.policy.backoff_seconds(attempt, self._rng)
             except httpx.TransportError as exc:
                 # ConnectError covers DNS failures and refused connections: the host is unreachable.
                 only_unreachable = only_unreachable and isinstance(exc, httpx.ConnectError)
+                self.telemetry.http_failure(self.name, "connection")
                 failures.append(f"{type(exc).__name__}: {exc}")
                 wait = self.policy.backoff_seconds(attempt, self._rng)
             else:
                 status = response.status_code
+                self.telemetry.http_response(self.name, status)
                 if 200 <= status < 300:
                     return response
                 only_unreachable = False
+                got_status = True
                 if status != 429 and not 500 <= status < 600:
                     raise SourceError(self.name, f"HTTP {status} for {shown}", retryable=False)
                 failures.append(f"HTTP {status}")
@@ -230,4 +261,5 @@ class SourceClient:
         summary = f"{shown} failed {len(failures)} times (last: {failures[-1]})"
         if only_unreachable:
             raise SourceUnavailable(self.name, f"cannot reach the host: {summary}")
-        raise SourceError(self.name, summary)
+        outcome = "http_error" if got_status else ("timeout" if timed_out else "unreachable")
+        raise SourceError(self.name, summary, outcome=outcome)

@@ -13,14 +13,19 @@ For each route the poller keeps one next-poll time, derived from the catalogue (
 Each poll asks for the last ``lookback_days`` (and everything since the newest archived print, up to
 a year), so late prints and revisions are picked up; the archive turns repeats into no-ops.
 Time is injected: with :class:`connectors.clock.ManualClock` a week of polling runs in milliseconds.
+
+Each poll is logged (logger ``connectors.poller``, with ``route``, ``source`` and ``outcome`` as
+extra fields) and reported to :class:`connectors.telemetry.ConnectorTelemetry`, with the route's
+next poll time and a heartbeat on every turn of the loop.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import logging
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 
 from connectors.archive import Archive
 from connectors.base import dead_letter
@@ -29,11 +34,14 @@ from connectors.httpclient import PayloadError, RateLimited, SourceError
 from connectors.publisher import IngestReport, Publisher
 from connectors.schedule import is_checked_daily, latest_due, next_at_time, next_release
 from connectors.sources import Route, SourceSet
+from connectors.telemetry import ConnectorTelemetry
 from foundation.calendar import NEW_YORK
 from foundation.catalogue import published_at
 from foundation.settings import Settings
 
 __all__ = ["PollPolicy", "PollRecord", "Poller"]
+
+log = logging.getLogger(__name__)
 
 # A year of catch-up at most: more than that is history, which `plumbline fetch` is for.
 _MAX_CATCH_UP_DAYS = 366
@@ -62,12 +70,17 @@ class PollPolicy:
 
 @dataclasses.dataclass(frozen=True)
 class PollRecord:
-    """One poll, for logs and tests: when, which route, what came of it."""
+    """One poll, for logs and tests: when, which route, what came of it.
+
+    ``outcome`` is the sentence for people ("ok", "failed, next poll ..."); ``status`` the metric
+    label (:data:`connectors.telemetry.POLL_OUTCOMES`).
+    """
 
     at: dt.datetime
     route: str
     outcome: str
     report: IngestReport | None = None
+    status: str = "ok"
 
 
 @dataclasses.dataclass
@@ -89,21 +102,24 @@ class Poller:
         *,
         routes: Iterable[Route] | None = None,
         policy: PollPolicy | None = None,
-        say: Callable[[str], None] = print,
         stop: threading.Event | None = None,
+        telemetry: ConnectorTelemetry | None = None,
     ) -> None:
         self.sources = sources
         self.publisher = publisher
         self.archive: Archive = publisher.archive
         self.clock = clock
         self.policy = policy or PollPolicy()
-        self._say = say
         self.stop_event = stop or threading.Event()
+        self.telemetry = telemetry or ConnectorTelemetry()
         now = clock.now()
         # On start every route polls once: that catches up whatever was published while we were down.
         self.tasks = [_Task(route, now) for route in (routes if routes is not None else sources.routes_for())]
         self.history: list[PollRecord] = []
         self._notes_seen: set[str] = set()
+        self.telemetry.watch_routes((sources.source_of(task.route), task.route.name) for task in self.tasks)
+        for task in self.tasks:
+            self._scheduled(task)
 
     def stop(self) -> None:
         """Ask :meth:`run` to return after the current poll."""
@@ -118,6 +134,7 @@ class Poller:
         start_count = len(self.history)
         last_flush = self.clock.monotonic()
         while not self.stop_event.is_set():
+            self.telemetry.tick()
             now = self.clock.now()
             if until is not None and now >= until:
                 break
@@ -152,32 +169,36 @@ class Poller:
         route = task.route
         now = self.clock.now()
         start, end = self._window(route, now)
+        self.telemetry.tick()
         try:
             result = self.sources.fetch(route, start, end)
         except RateLimited as exc:
             task.failures += 1
             task.next_at = now + dt.timedelta(seconds=max(exc.retry_after_seconds, self.policy.retry_seconds))
             return self._record(
-                now, route, f"rate limited, next poll {task.next_at:%Y-%m-%d %H:%M} UTC ({exc})"
+                task, now, f"rate limited, next poll {task.next_at:%Y-%m-%d %H:%M} UTC ({exc})", exc.outcome
             )
         except PayloadError as exc:
             letter = dead_letter(exc.source, exc.reason, f"{route.name}: {exc.detail}", exc.payload, now)
             report = self.publisher.ingest_dead_letters([letter])
             task.failures += 1
             task.next_at = now + self._backoff(task)
-            return self._record(now, route, f"unreadable response, dead-lettered ({exc})", report)
+            return self._record(task, now, f"unreadable response, dead-lettered ({exc})", exc.outcome, report)
         except SourceError as exc:
             task.failures += 1
             task.next_at = now + self._backoff(task)
-            return self._record(now, route, f"failed, next poll {task.next_at:%Y-%m-%d %H:%M} UTC ({exc})")
+            return self._record(
+                task, now, f"failed, next poll {task.next_at:%Y-%m-%d %H:%M} UTC ({exc})", exc.outcome
+            )
         task.failures = 0
         for note in result.notes:
             if note not in self._notes_seen:
                 self._notes_seen.add(note)
-                self._say(note)
+                log.warning(note, extra={"route": route.name})
         report = self.publisher.ingest(result, known_at=now)
         self._reschedule(task, now)
-        return self._record(now, route, "ok", report)
+        status = "ok" if report.new or report.revised else "no_new_data"
+        return self._record(task, now, "ok", status, report)
 
     def _window(self, route: Route, now: dt.datetime) -> tuple[dt.date, dt.date]:
         today = now.astimezone(NEW_YORK).date()
@@ -201,21 +222,35 @@ class Poller:
                 return
             if due not in task.gaps_reported and not quiet:
                 task.gaps_reported.add(due)
-                self._say(
+                log.warning(
                     f"{primary}: no print for {due} within {self.policy.window_seconds / 3600:g} h of its "
                     "release; "
-                    "treated as a gap (e.g. a bond-market close); later polls still pick it up if it appears"
+                    "treated as a gap (e.g. a bond-market close); later polls still pick it up if it appears",
+                    extra={"route": task.route.name, "series": primary},
                 )
         candidates = [next_release(primary, now)]
         if task.route.revision_check is not None and not is_checked_daily(primary):
             candidates.append(next_at_time(now, task.route.revision_check))
         task.next_at = min(candidates)
 
+    def _scheduled(self, task: _Task) -> None:
+        self.telemetry.next_poll_scheduled(
+            self.sources.source_of(task.route), task.route.name, task.next_at.timestamp()
+        )
+
     def _record(
-        self, now: dt.datetime, route: Route, outcome: str, report: IngestReport | None = None
+        self, task: _Task, now: dt.datetime, outcome: str, status: str, report: IngestReport | None = None
     ) -> PollRecord:
-        record = PollRecord(now, route.name, outcome, report)
+        route = task.route
+        source = self.sources.source_of(route)
+        record = PollRecord(now, route.name, outcome, report, status)
         self.history.append(record)
+        self.telemetry.poll_finished(source, route.name, status, series=route.series, at=now.timestamp())
+        self._scheduled(task)
         detail = f": {report.summary()}" if report is not None and outcome == "ok" else ""
-        self._say(f"{now:%Y-%m-%d %H:%M:%S} UTC {route.name} {outcome}{detail}")
+        log.log(
+            logging.INFO if outcome == "ok" else logging.WARNING,
+            f"{route.name} {outcome}{detail}",
+            extra={"route": route.name, "source": source, "outcome": status, "poll_at": now.isoformat()},
+        )
         return record

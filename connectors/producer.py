@@ -15,6 +15,7 @@ from typing import Any
 from kafka import KafkaProducer
 
 from foundation.catalogue import print_partitions
+from foundation.kafka_security import kafka_python_options
 from foundation.records import DeadLetter, Print
 from foundation.settings import Settings
 
@@ -63,6 +64,7 @@ class PrintProducer:
             client_id="plumbline-connector",
             max_block_ms=max_block_ms,  # a missing broker fails in seconds, not kafka-python's 60 s
             **options,
+            **kafka_python_options(settings),  # TLS and SASL (docs/security.md)
         )
 
     def send(self, record: Print) -> Any:

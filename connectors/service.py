@@ -5,6 +5,10 @@ for a set of series. :meth:`~ConnectorService.schedule` says when each route wil
 :meth:`~ConnectorService.poll_once` polls every route once (cron-style) and
 :meth:`~ConnectorService.run` polls on the publication schedule until the stop event is set (or
 SIGINT / SIGTERM arrive). Every accepted print is archived before it is produced.
+
+Everything the service does is counted in one :class:`connectors.telemetry.ConnectorTelemetry`
+(:attr:`ConnectorService.telemetry`), which an exporter serves as metrics; :meth:`~ConnectorService.liveness`
+and :meth:`~ConnectorService.readiness` answer the probes.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import dataclasses
 import datetime as dt
 import signal
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
@@ -27,6 +31,7 @@ from connectors.poller import Poller, PollPolicy, PollRecord
 from connectors.publisher import Publisher, kafka_producer_factory
 from connectors.schedule import latest_due
 from connectors.sources import Route, SourceSet, http_client
+from connectors.telemetry import ConnectorTelemetry, archive_writable
 from foundation.settings import Settings
 
 __all__ = ["ConnectorService", "NoLiveSource", "ScheduleEntry"]
@@ -54,6 +59,10 @@ class ConnectorService:
     ``transport`` serves the sources from memory in tests; ``stop`` ends :meth:`run`.
     """
 
+    # The poll loop wakes at least once a minute; one HTTP attempt blocks at most a timeout or a
+    # Retry-After: twice the longest of these without a heartbeat means the loop is stuck.
+    _IDLE_WAKE_SECONDS = 60.0
+
     def __init__(
         self,
         settings: Settings,
@@ -62,16 +71,19 @@ class ConnectorService:
         produce: bool = True,
         transport: httpx.BaseTransport | None = None,
         stop: threading.Event | None = None,
-        say: Callable[[str], None] = print,
+        telemetry: ConnectorTelemetry | None = None,
     ) -> None:
         self.settings = settings
         self.stop = stop or threading.Event()
         self.clock = SystemClock(self.stop)
         self.produce = produce
-        self._say = say
+        self.telemetry = telemetry or ConnectorTelemetry()
+        self.telemetry.tick()
         self._client = http_client(settings, transport)
         try:
-            self.sources = SourceSet.from_settings(settings, self._client, self.clock)
+            self.sources = SourceSet.from_settings(
+                settings, self._client, self.clock, telemetry=self.telemetry
+            )
             series = None if series is None else list(series)
             self.routes: list[Route] = self.sources.routes_for(series)
             if not self.routes:
@@ -90,11 +102,33 @@ class ConnectorService:
         """The topic prints go to (``None`` when only archiving)."""
         return self.settings.topic_prints if self.produce else None
 
+    @property
+    def liveness_limit_seconds(self) -> float:
+        """How long the poll loop may go without a heartbeat before it counts as stuck."""
+        s = self.settings
+        longest = max(
+            self._IDLE_WAKE_SECONDS, s.http_timeout_seconds, s.http_retry_after_max_seconds,
+            s.http_backoff_max_seconds,
+        )  # fmt: skip
+        return 2.0 * longest
+
+    def liveness(self) -> tuple[bool, str]:
+        """Alive while the poll loop made progress within :attr:`liveness_limit_seconds`."""
+        age = self.telemetry.heartbeat_age_seconds()
+        limit = self.liveness_limit_seconds
+        if age is None or age <= limit:
+            return True, f"poll loop made progress {age or 0.0:.0f} s ago (limit {limit:.0f} s)"
+        return False, f"poll loop stuck: no progress for {age:.0f} s (limit {limit:.0f} s)"
+
+    def readiness(self) -> tuple[bool, str]:
+        """Ready while the archive can be written (prints are archived before anything else)."""
+        return archive_writable(self.archive_path)
+
     def schedule(self, at: dt.datetime | None = None) -> list[ScheduleEntry]:
         """Each route's next publication-aware poll, judged at ``at`` (default: now)."""
         now = at or self.clock.now()
         with Archive.open(self.settings) as archive:
-            publisher = Publisher(archive, None, say=self._say)
+            publisher = Publisher(archive, None)
             poller = Poller(
                 self.sources, publisher, self.clock, routes=self.routes,
                 policy=PollPolicy.from_settings(self.settings),
@@ -132,11 +166,11 @@ class ConnectorService:
     def _poller(self) -> Iterator[Poller]:
         with Archive.open(self.settings) as archive:
             factory = kafka_producer_factory(self.settings) if self.produce else None
-            publisher = Publisher(archive, factory, say=self._say)
+            publisher = Publisher(archive, factory, telemetry=self.telemetry)
             try:
                 yield Poller(
                     self.sources, publisher, self.clock, routes=self.routes,
-                    policy=PollPolicy.from_settings(self.settings), say=self._say, stop=self.stop,
+                    policy=PollPolicy.from_settings(self.settings), stop=self.stop, telemetry=self.telemetry,
                 )  # fmt: skip
             finally:
                 publisher.close()

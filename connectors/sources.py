@@ -27,6 +27,7 @@ from connectors.clock import Clock, SystemClock
 from connectors.fred import FredApi, FredCsv
 from connectors.httpclient import HttpPolicy, SourceClient
 from connectors.nyfed import NewYorkFedOperations, NewYorkFedRates
+from connectors.telemetry import ConnectorTelemetry
 from connectors.treasury import TreasuryDts
 from foundation.catalogue import SERIES, get_series
 from foundation.settings import Settings
@@ -107,13 +108,18 @@ class SourceSet:
         clock: Clock | None = None,
         *,
         rng: random.Random | None = None,
+        telemetry: ConnectorTelemetry | None = None,
     ) -> SourceSet:
-        """The default sources: NY Fed, Treasury FiscalData and FRED (the API when a key is set)."""
+        """The default sources: NY Fed, Treasury FiscalData and FRED (the API when a key is set).
+
+        ``telemetry`` receives every HTTP attempt of every source.
+        """
         clock = clock or SystemClock()
         policy = HttpPolicy.from_settings(settings)
-        nyfed = SourceClient("nyfed", client, policy, clock, rng=rng)
-        fred_http = SourceClient("fred", client, policy, clock, rng=rng)
-        treasury_http = SourceClient("treasury_dts", client, policy, clock, rng=rng)
+        telemetry = telemetry or ConnectorTelemetry()
+        nyfed = SourceClient("nyfed", client, policy, clock, rng=rng, telemetry=telemetry)
+        fred_http = SourceClient("fred", client, policy, clock, rng=rng, telemetry=telemetry)
+        treasury_http = SourceClient("treasury_dts", client, policy, clock, rng=rng, telemetry=telemetry)
         fred: Connector
         if settings.fred_api_key:
             fred = FredApi(client, settings.fred_api_key, base_url=settings.fred_api_base_url, http=fred_http)
@@ -141,6 +147,10 @@ class SourceSet:
         """Catalogue series no live route serves (they can only be imported from a data directory)."""
         covered = {s for route in self.routes.values() for s in route.series}
         return [s for s in (SERIES if series is None else series) if s not in covered]
+
+    def source_of(self, route: Route) -> str:
+        """The source (HTTP client name: ``nyfed``, ``fred``, ``treasury_dts``) a route asks."""
+        return self.connectors[route.connector].http.name
 
     def fetch(self, route: Route, start: dt.date, end: dt.date) -> FetchResult:
         """Run one route for a date range."""

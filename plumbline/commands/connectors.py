@@ -5,12 +5,17 @@ around each series' release time; every accepted print is archived before it is 
 prints topic. ``--once`` polls everything once and exits (cron-style). SIGINT / SIGTERM stop it
 between two polls. ``schedule`` shows when each route will next be polled. The work is done by
 :mod:`connectors.service`; this module parses, calls and prints.
+
+``run`` logs (``PLUMBLINE_LOG_LEVEL``, ``PLUMBLINE_LOG_FORMAT``) to stderr and, unless ``--once``,
+serves ``/metrics``, ``/livez`` and ``/readyz`` on ``PLUMBLINE_BIND_HOST:PLUMBLINE_CONNECTORS_METRICS_PORT``
+(:mod:`plumbline.connector_metrics`).
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import logging
 import sys
 import threading
 from typing import Any
@@ -20,6 +25,8 @@ import httpx
 from foundation.settings import Settings
 
 __all__ = ["register", "run"]
+
+log = logging.getLogger(__name__)
 
 
 def _moment(text: str) -> dt.datetime:
@@ -49,10 +56,6 @@ def register(subparsers: Any) -> None:
     schedule_parser.set_defaults(func=run)
 
 
-def _say(line: str) -> None:
-    print(line, flush=True)
-
-
 def run(
     args: argparse.Namespace,
     settings: Settings,
@@ -63,11 +66,13 @@ def run(
     """Run ``plumbline connectors ACTION``; ``transport`` and ``stop`` are for tests."""
     from connectors.service import ConnectorService, NoLiveSource
     from foundation.catalogue import UnknownSeriesError
+    from foundation.logs import configure_logging
 
+    configure_logging(settings)
     try:
         service = ConnectorService(
             settings, args.series, produce=not getattr(args, "no_produce", False),
-            transport=transport, stop=stop, say=_say,
+            transport=transport, stop=stop,
         )  # fmt: skip
     except (UnknownSeriesError, NoLiveSource) as exc:
         print(f"plumbline connectors: {exc}", file=sys.stderr)
@@ -84,13 +89,37 @@ def run(
                 )
             return 0
         target = service.target or "nowhere (--no-produce)"
-        _say(
+        log.info(
             f"plumbline connectors: {len(service.routes)} routes, archive {service.archive_path}, "
             f"prints to {target}"
         )
         if args.once:
             failed = [record for record in service.poll_once() if record.outcome != "ok"]
             return 1 if failed else 0
+        return _serve(service, settings)
+
+
+def _serve(service: Any, settings: Settings) -> int:
+    """Poll until stopped, with the metrics and probe endpoint up; a port in use is one line."""
+    from plumbline.connector_metrics import ConnectorEndpoint, connector_registry
+
+    host, port = settings.bind_host, settings.connectors_metrics_port
+    try:
+        endpoint = ConnectorEndpoint(
+            connector_registry(service.telemetry), host, port,
+            liveness=service.liveness, readiness=service.readiness,
+        )  # fmt: skip
+    except OSError as exc:
+        print(
+            f"plumbline connectors: cannot serve metrics on {host}:{port} ({exc.strerror or exc}); "
+            "set PLUMBLINE_CONNECTORS_METRICS_PORT to a free port",
+            file=sys.stderr,
+        )
+        return 1
+    with endpoint:
+        log.info(
+            f"plumbline connectors: metrics on http://{host}:{endpoint.port}/metrics, probes /livez /readyz"
+        )
         service.run()
-    _say("plumbline connectors: stopped")
+    log.info("plumbline connectors: stopped")
     return 0

@@ -51,8 +51,10 @@ def run(args: argparse.Namespace, settings: Settings, *, transport: httpx.BaseTr
     from connectors.ingest import check_network, fetch_history
     from connectors.sources import http_client
     from foundation.catalogue import SERIES, UnknownSeriesError, get_series
+    from foundation.logs import configure_logging
     from plumbline.commands._progress import ProgressBar
 
+    configure_logging(settings)  # connectors log to stderr; the answer and the progress stay as they are
     try:
         series = [get_series(s).id for s in args.series] if args.series else list(SERIES)
     except UnknownSeriesError as exc:

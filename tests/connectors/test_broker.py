@@ -134,7 +134,7 @@ def test_connectors_run_once_against_a_local_stub_publishes_the_prints(
     settings = dataclasses.replace(broker, nyfed_base_url=nyfed_stub, source_min_interval_seconds=0.0)
     args = build_parser().parse_args(["connectors", "run", "--series", "SOFR", "--once"])
     assert connectors_command.run(args, settings) == 0
-    assert "nyfed:SOFR ok: 18 new" in capsys.readouterr().out
+    assert "nyfed:SOFR ok: 18 new" in capsys.readouterr().err  # poll lines are log lines (stderr)
     produced = consume_prints(settings)
     assert len(_distinct(produced)) == 18
     assert {p.series_id for p in produced} == {"SOFR", "SOFR1", "SOFR25", "SOFR75", "SOFR99", "SOFRVOL"}
@@ -142,4 +142,4 @@ def test_connectors_run_once_against_a_local_stub_publishes_the_prints(
     assert spike.value == 9.0 and spike.vintage == 1 and not spike.replay
     # polling again is a no-op: the archive turns the repeat into nothing to produce
     assert connectors_command.run(args, settings) == 0
-    assert "0 new, 0 revised, 18 repeats" in capsys.readouterr().out
+    assert "0 new, 0 revised, 18 repeats" in capsys.readouterr().err

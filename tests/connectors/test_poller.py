@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -93,9 +94,7 @@ def _poller(
     poll_policy = PollPolicy(
         **{"retry_seconds": 300.0, "window_seconds": 6 * 3600.0, "lookback_days": 3, **policy}
     )
-    poller = Poller(
-        sources, publisher, clock, routes=sources.routes_for(["SOFR"]), policy=poll_policy, say=said.append
-    )
+    poller = Poller(sources, publisher, clock, routes=sources.routes_for(["SOFR"]), policy=poll_policy)
     return poller, recorder, said
 
 
@@ -139,15 +138,19 @@ def test_polls_at_release_retries_until_the_print_arrives_checks_for_revisions(
     assert not any(p.replay for p in recorder.sent)
 
 
-def test_a_print_that_never_comes_is_reported_once_as_a_gap(archive: Archive) -> None:
+def test_a_print_that_never_comes_is_reported_once_as_a_gap(
+    archive: Archive, caplog: pytest.LogCaptureFixture
+) -> None:
     # Good Friday 2026-04-03: the Fed is open, SIFMA recommends a close, so there is no SOFR for that day.
     clock = ManualClock(dt.datetime(2026, 4, 6, 11, 0, tzinfo=UTC))  # Monday 07:00 EDT
     archive.store(make_print("SOFR", dt.date(2026, 4, 2), 4.3, source="nyfed", replay=True))
     upstream = SofrUpstream(clock, {dt.date(2026, 4, 2): 4.3, dt.date(2026, 4, 6): 4.31})
-    poller, recorder, said = _poller(clock, upstream, archive, retry_seconds=3600.0)
-    poller.run(until=dt.datetime(2026, 4, 7, 14, 0, tzinfo=UTC))
-    gaps = [line for line in said if "no print for 2026-04-03" in line]
-    assert len(gaps) == 1 and "treated as a gap" in gaps[0]
+    poller, recorder, _said = _poller(clock, upstream, archive, retry_seconds=3600.0)
+    with caplog.at_level(logging.WARNING, logger="connectors.poller"):
+        poller.run(until=dt.datetime(2026, 4, 7, 14, 0, tzinfo=UTC))
+    gaps = [r for r in caplog.records if "no print for 2026-04-03" in r.getMessage()]
+    assert len(gaps) == 1 and "treated as a gap" in gaps[0].getMessage()
+    assert gaps[0].levelname == "WARNING" and getattr(gaps[0], "series", None) == "SOFR"
     assert _hhmm(upstream.polled_at) == [
         "04-06 11:00",  # start
         "04-06 12:00", "04-06 13:00", "04-06 14:00", "04-06 15:00", "04-06 16:00", "04-06 17:00",
@@ -206,9 +209,7 @@ def test_policy_rates_are_checked_once_a_business_day(clock: ManualClock, archiv
     settings = load_settings(env={}, source_min_interval_seconds="0")
     sources = SourceSet.from_settings(settings, httpx.Client(transport=httpx.MockTransport(fred)), clock)
     routes = sources.routes_for(["IOER"])
-    poller = Poller(
-        sources, Publisher(archive, None, say=lambda line: None), clock, routes=routes, say=lambda _: None
-    )
+    poller = Poller(sources, Publisher(archive, None, say=lambda line: None), clock, routes=routes)
     poller.run(until=dt.datetime(2019, 9, 21, 12, 0, tzinfo=UTC))  # Wednesday 07:00 .. Saturday
     assert _hhmm(polled) == ["09-18 11:00", "09-18 21:00", "09-19 21:00", "09-20 21:00"]  # 17:00 EDT
 
@@ -221,7 +222,7 @@ def test_run_stops_promptly_when_asked(archive: Archive) -> None:
     sources = SourceSet.from_settings(settings, httpx.Client(transport=httpx.MockTransport(handler)), clock)
     poller = Poller(
         sources, Publisher(archive, None, say=lambda line: None), clock, routes=sources.routes_for(["SOFR"]),
-        say=lambda line: None, stop=stop,
+        stop=stop,
     )  # fmt: skip
     # sqlite connections are per thread: the poller runs here, the stop comes from a timer thread
     timer = threading.Timer(0.3, poller.stop)
