@@ -24,10 +24,17 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, get_type_hints
 
+from foundation.kafka_security import SASL_MECHANISMS, SECURITY_PROTOCOLS, ssl_context, uses_sasl, uses_ssl
+
 __all__ = ["Settings", "SettingsError", "load_settings"]
 
 ENV_PREFIX = "PLUMBLINE_"
-_SECRET_FIELDS = frozenset({"fred_api_key"})
+_SECRET_FIELDS = frozenset({"fred_api_key", "kafka_ssl_key_password", "kafka_sasl_password"})
+# Each secret can instead be read from a file named by PLUMBLINE_<SECRET>_FILE: the convention of
+# Kubernetes secret volumes and docker secrets, so the value is in no environment and no process list.
+_SECRET_FILES = {name: name + "_file" for name in sorted(_SECRET_FIELDS)}
+_LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+_LOG_FORMATS = ("text", "json")
 
 
 class SettingsError(ValueError):
@@ -94,6 +101,21 @@ class Settings:
 
     # Secrets (masked by `plumbline config`).
     fred_api_key: str | None = None
+    fred_api_key_file: Path | None = None
+
+    # Kafka security (foundation/kafka_security.py maps these onto each client; docs/security.md).
+    # PLAINTEXT is what the embedded broker speaks; a managed Kafka wants SSL or SASL_SSL.
+    kafka_security_protocol: str = "PLAINTEXT"
+    kafka_ssl_ca_file: Path | None = None  # unset: the system's CAs
+    kafka_ssl_cert_file: Path | None = None  # client certificate (mutual TLS), with its key
+    kafka_ssl_key_file: Path | None = None
+    kafka_ssl_key_password: str | None = None
+    kafka_ssl_key_password_file: Path | None = None
+    kafka_ssl_check_hostname: bool = True
+    kafka_sasl_mechanism: str | None = None  # PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: str | None = None
+    kafka_sasl_password_file: Path | None = None
 
     # Connectors (docs/connectors.md). The archive is the source of truth for every print ever accepted;
     # by default it lives next to the rest of the state, not in the cache, because losing it loses history.
@@ -113,6 +135,14 @@ class Settings:
     fred_base_url: str = "https://fred.stlouisfed.org"
     fred_api_base_url: str = "https://api.stlouisfed.org"
     fiscaldata_base_url: str = "https://api.fiscaldata.treasury.gov/services/api/fiscal_service"
+    # The connector service's /metrics, /livez and /readyz (`plumbline connectors run`), on bind_host.
+    connectors_metrics_port: int = 19101
+
+    # Logging of every plumbline process (foundation/logs.py): one level for the foundation,
+    # connectors, detectors, streams, offline and plumbline loggers alike; "text" or "json" (one
+    # object per line: time, level, logger, message and the record's extra fields).
+    log_level: str = "info"
+    log_format: str = "text"
 
     def __post_init__(self) -> None:
         if not self.bootstrap_servers:
@@ -154,6 +184,9 @@ class Settings:
         if self.data_dir is not None and not self.data_dir.is_dir():
             raise SettingsError(f"{_env_name('data_dir')}: {self.data_dir} is not a directory")
         self._validate_connector_settings()
+        self._validate_logging_settings()
+        self._read_secret_files()
+        self._validate_kafka_security()
 
     def _validate_connector_settings(self) -> None:
         if self.archive_path is not None:
@@ -176,6 +209,25 @@ class Settings:
             if not str(getattr(self, name)).startswith(("http://", "https://")):
                 raise SettingsError(f"{_env_name(name)}: {getattr(self, name)!r} is not an http(s) URL")
 
+    def _validate_logging_settings(self) -> None:
+        if not 1 <= self.connectors_metrics_port <= 65535:
+            raise SettingsError(
+                f"{_env_name('connectors_metrics_port')}: {self.connectors_metrics_port} "
+                "is not a TCP port (1-65535)"
+            )
+        level = self.log_level.strip().lower()
+        if level not in _LOG_LEVELS:
+            raise SettingsError(
+                f"{_env_name('log_level')}: {self.log_level!r} is not one of {', '.join(_LOG_LEVELS)}"
+            )
+        object.__setattr__(self, "log_level", level)
+        log_format = self.log_format.strip().lower()
+        if log_format not in _LOG_FORMATS:
+            raise SettingsError(
+                f"{_env_name('log_format')}: {self.log_format!r} is not one of {', '.join(_LOG_FORMATS)}"
+            )
+        object.__setattr__(self, "log_format", log_format)
+
     @property
     def broker_url(self) -> str:
         """The broker URL as Faust wants it."""
@@ -197,13 +249,117 @@ class Settings:
             self.topic_index_inputs,
         )
 
+    def _read_secret_files(self) -> None:
+        for secret, file_field in _SECRET_FILES.items():
+            path = getattr(self, file_field)
+            if path is None:
+                continue
+            path = Path(path).expanduser().resolve()
+            object.__setattr__(self, file_field, path)
+            if getattr(self, secret) is not None:
+                raise SettingsError(f"{_env_name(secret)}: set it or {_env_name(file_field)}, not both")
+            try:
+                # A secret file written by `echo` ends with a newline that is no part of the secret.
+                value = path.read_text().rstrip("\r\n")
+            except (OSError, UnicodeDecodeError) as exc:
+                raise SettingsError(f"{_env_name(file_field)}: cannot read {path}: {_reason(exc)}") from None
+            if not value:
+                raise SettingsError(f"{_env_name(file_field)}: {path} is empty")
+            object.__setattr__(self, secret, value)
+
+    def _validate_kafka_security(self) -> None:
+        protocol = self.kafka_security_protocol.strip().upper()
+        if protocol not in SECURITY_PROTOCOLS:
+            raise SettingsError(
+                f"{_env_name('kafka_security_protocol')}: {self.kafka_security_protocol!r} is not one of "
+                f"{', '.join(SECURITY_PROTOCOLS)}"
+            )
+        object.__setattr__(self, "kafka_security_protocol", protocol)
+        mechanism = (self.kafka_sasl_mechanism or "").strip().upper() or None
+        if mechanism is not None and mechanism not in SASL_MECHANISMS:
+            raise SettingsError(
+                f"{_env_name('kafka_sasl_mechanism')}: {self.kafka_sasl_mechanism!r} is not one of "
+                f"{', '.join(SASL_MECHANISMS)}"
+            )
+        object.__setattr__(self, "kafka_sasl_mechanism", mechanism)
+        tls_files = ("kafka_ssl_ca_file", "kafka_ssl_cert_file", "kafka_ssl_key_file")
+        for name in tls_files:
+            path = getattr(self, name)
+            if path is None:
+                continue
+            path = Path(path).expanduser().resolve()
+            object.__setattr__(self, name, path)
+            if not path.is_file() or not os.access(path, os.R_OK):
+                raise SettingsError(f"{_env_name(name)}: {path} is not a readable file")
+        # A setting the chosen protocol would ignore is a mistake to report, not to drop silently.
+        protocol_name = _env_name("kafka_security_protocol")
+        if not uses_ssl(protocol):
+            for name in (*tls_files, "kafka_ssl_key_password"):
+                if getattr(self, name) is not None:
+                    raise SettingsError(
+                        f"{_env_name(name)}: set, but {protocol_name} is {protocol}; use SSL or SASL_SSL"
+                    )
+        if not uses_sasl(protocol):
+            for name in ("kafka_sasl_mechanism", "kafka_sasl_username", "kafka_sasl_password"):
+                if getattr(self, name) is not None:
+                    raise SettingsError(
+                        f"{_env_name(name)}: set, but {protocol_name} is {protocol}; "
+                        "use SASL_PLAINTEXT or SASL_SSL"
+                    )
+        else:
+            if mechanism is None:
+                raise SettingsError(
+                    f"{_env_name('kafka_sasl_mechanism')}: {protocol_name} is {protocol}, which needs a "
+                    f"mechanism: one of {', '.join(SASL_MECHANISMS)}"
+                )
+            for name in ("kafka_sasl_username", "kafka_sasl_password"):
+                if not getattr(self, name):
+                    also = f" (or {_env_name(name + '_file')})" if name in _SECRET_FILES else ""
+                    raise SettingsError(f"{_env_name(name)}{also}: {protocol_name} is {protocol}, set it")
+        if (self.kafka_ssl_cert_file is None) != (self.kafka_ssl_key_file is None):
+            given, missing = (
+                ("kafka_ssl_cert_file", "kafka_ssl_key_file")
+                if self.kafka_ssl_key_file is None
+                else ("kafka_ssl_key_file", "kafka_ssl_cert_file")
+            )
+            raise SettingsError(f"{_env_name(missing)}: {_env_name(given)} is set, so its pair must be too")
+        if self.kafka_ssl_key_password is not None and self.kafka_ssl_key_file is None:
+            raise SettingsError(
+                f"{_env_name('kafka_ssl_key_password')}: set, but {_env_name('kafka_ssl_key_file')} is not"
+            )
+        # Load the files once now: a wrong CA, certificate or key password stops the process at start
+        # with one line, not at the first connection with a traceback from inside a client library.
+        try:
+            ssl_context(self)
+        except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
+            names = "_CA_FILE, _CERT_FILE, _KEY_FILE, _KEY_PASSWORD"
+            raise SettingsError(f"PLUMBLINE_KAFKA_SSL{names}: unusable for TLS: {_reason(exc)}") from None
+
+    def environment(self) -> dict[str, str]:
+        """Every setting as the environment variables that load it back: for child processes.
+
+        Unlike :meth:`masked`, secrets are in clear, except a secret read from a file: that is passed
+        as its ``*_FILE`` path, so the child reads the file itself and the value stays out of its
+        environment.
+        """
+        out: dict[str, str] = {}
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            if field.name in _SECRET_FILES and getattr(self, _SECRET_FILES[field.name]) is not None:
+                value = None
+            out[_env_name(field.name)] = "" if value is None else str(value)
+        return out
+
     def masked(self) -> dict[str, str]:
         """Every setting by environment-variable name, secrets masked, for display."""
         out: dict[str, str] = {}
         for field in dataclasses.fields(self):
             value = getattr(self, field.name)
-            if field.name in _SECRET_FIELDS and value:
+            if field.name == "fred_api_key" and value:
+                # The last two characters of an API key tell keys apart; a password shows nothing.
                 shown = "****" + str(value)[-2:] if len(str(value)) > 6 else "****"
+            elif field.name in _SECRET_FIELDS and value:
+                shown = "****"
             else:
                 shown = "" if value is None else str(value)
             out[_env_name(field.name)] = shown
@@ -214,6 +370,15 @@ def _env_name(field_name: str) -> str:
     return ENV_PREFIX + field_name.upper()
 
 
+def _reason(exc: BaseException) -> str:
+    """An exception as a short phrase for a one-line message."""
+    return str(getattr(exc, "strerror", None) or getattr(exc, "reason", None) or exc)
+
+
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
+
+
 def _coerce(name: str, raw: Any, annotation: Any) -> Any:
     """Turn a TOML or environment value into the field's type, or fail naming the setting."""
     label = _env_name(name)
@@ -221,6 +386,12 @@ def _coerce(name: str, raw: Any, annotation: Any) -> Any:
     text = raw.strip() if isinstance(raw, str) else raw
     if type(None) in args and (raw is None or text == ""):
         return None
+    if bool in args:
+        if isinstance(raw, bool):
+            return raw
+        if str(text).lower() in _TRUE + _FALSE:
+            return str(text).lower() in _TRUE
+        raise SettingsError(f"{label}: {raw!r} is not a boolean (true or false)")
     try:
         if int in args:
             if isinstance(raw, bool) or (isinstance(raw, float) and not raw.is_integer()):

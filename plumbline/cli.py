@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from foundation.settings import SettingsError, load_settings
 from plumbline import __version__
 from plumbline.commands import COMMAND_MODULES
+from plumbline.commands._errors import debug_enabled, describe
 
 __all__ = ["build_parser", "main"]
 
@@ -29,7 +30,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run one subcommand; settings errors and usage errors end with one clear line."""
+    """Run one subcommand; settings errors, usage errors and failures end with one clear line.
+
+    An exception no command caught is a failure too: one line on stderr (the fix, when it is a
+    missing broker, a port in use or a missing file; else its type and message), exit status 1.
+    ``PLUMBLINE_DEBUG=1`` lets it end with its traceback instead. Ctrl-C ends quietly with 130.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
@@ -44,3 +50,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args, settings) or 0)
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:
+        if debug_enabled():
+            raise
+        command = " ".join(filter(None, (args.command, getattr(args, "action", None))))
+        print(f"plumbline {command}: {describe(exc, settings)}", file=sys.stderr)
+        return 1

@@ -24,6 +24,7 @@ import urllib.request
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from foundation.kafka_security import kafka_python_options
 from foundation.settings import Settings
 
 __all__ = [
@@ -150,7 +151,7 @@ def _prepare_prometheus(settings: Settings) -> None:
 def _prepare_alertmanager(settings: Settings) -> None:
     conf_dir = settings.state_dir / "alertmanager"
     (conf_dir / "data").mkdir(parents=True, exist_ok=True)
-    text = (deploy_dir() / "alertmanager" / "alertmanager.yml").read_text()
+    text = (deploy_dir() / "alertmanager" / "alertmanager.local.yml").read_text()
     (conf_dir / "alertmanager.yml").write_text(_render(text, settings))
 
 
@@ -244,9 +245,8 @@ def _read_pid(settings: Settings, name: str) -> int | None:
 
 def _env_for(settings: Settings) -> dict[str, str]:
     env = dict(os.environ)
-    env.update({name: value for name, value in settings.masked().items() if name != "PLUMBLINE_FRED_API_KEY"})
-    if settings.fred_api_key:
-        env["PLUMBLINE_FRED_API_KEY"] = settings.fred_api_key
+    # Secrets in clear (masked() would hand the worker "****"), unless they came from a file.
+    env.update(settings.environment())
     env.setdefault("PYTHONUNBUFFERED", "1")
     return env
 
@@ -278,7 +278,9 @@ def create_topics(settings: Settings, timeout_seconds: float = 20.0) -> list[str
     while True:
         try:
             admin = KafkaAdminClient(
-                bootstrap_servers=settings.bootstrap_servers, client_id="plumbline-admin"
+                bootstrap_servers=settings.bootstrap_servers,
+                client_id="plumbline-admin",
+                **kafka_python_options(settings),
             )
             break
         except KafkaError as exc:

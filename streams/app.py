@@ -26,6 +26,7 @@ import faust
 from prometheus_client import CollectorRegistry
 
 from foundation.catalogue import INDEX_SIGNAL, partition_signals
+from foundation.kafka_security import aiokafka_options, uses_sasl
 from foundation.records import RecordError, Signal
 from foundation.settings import Settings
 from streams.checkpoint import CheckpointStore, OutboxRecord
@@ -35,7 +36,7 @@ from streams.index import IndexEngine
 from streams.metrics import PipelineMetrics
 from streams.rebuild import committed_offsets, read_partition
 
-__all__ = ["Worker", "create_app"]
+__all__ = ["Worker", "broker_credentials", "create_app"]
 
 log = logging.getLogger(__name__)
 _INDEX_KEY = "index"
@@ -343,11 +344,32 @@ def _raw_topic(app: faust.App, name: str, partitions: int) -> Any:
     )  # fmt: skip
 
 
+def broker_credentials(settings: Settings) -> faust.SASLCredentials | faust.SSLCredentials | None:
+    """Faust's credentials for the Kafka security settings (None: PLAINTEXT).
+
+    Faust hands them to every aiokafka client it makes (consumer, producer, topic admin) through
+    ``credentials_to_aiokafka_auth``, which turns them back into :func:`aiokafka_options`.
+    """
+    options = aiokafka_options(settings)
+    if uses_sasl(options["security_protocol"]):
+        # With an SSL context the credentials' protocol is SASL_SSL, without one SASL_PLAINTEXT.
+        return faust.SASLCredentials(
+            username=options["sasl_plain_username"],
+            password=options["sasl_plain_password"],
+            mechanism=options["sasl_mechanism"],
+            ssl_context=options.get("ssl_context"),
+        )
+    if "ssl_context" in options:
+        return faust.SSLCredentials(options["ssl_context"])
+    return None
+
+
 def create_app(settings: Settings, registry: CollectorRegistry | None = None) -> Worker:
     """Build the Faust app for ``settings``; metrics go on ``registry`` (a fresh one by default)."""
     app = faust.App(
         settings.app_id,
         broker=settings.broker_url,
+        broker_credentials=broker_credentials(settings),
         store="memory://",
         web_enabled=False,
         web_bind=settings.bind_host,

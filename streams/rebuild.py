@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable, Mapping
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from foundation.kafka_security import aiokafka_options
 from foundation.settings import Settings
 
 __all__ = ["RebuildError", "committed_offsets", "read_partition"]
@@ -37,6 +38,7 @@ def _client_options(settings: Settings) -> dict[str, object]:
         "enable_auto_commit": False,
         "auto_offset_reset": "earliest",
         "request_timeout_ms": 30_000,
+        **aiokafka_options(settings),  # TLS and SASL, as the worker's own Faust clients have them
     }
 
 

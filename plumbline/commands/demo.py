@@ -1,7 +1,7 @@
 """``plumbline demo``: the pipeline on the embedded stack over real history, alerts visible.
 
 Brings a fresh local stack up, replays SOFR and the rate on reserves for two scarce-reserve
-episodes (2019-07..2019-10 and 2025-09..2025-12) at an accelerated pace, and prints every
+episodes (2019-08-19..2019-10-04 and 2025-09-22..2025-11-14) at an accelerated pace, and prints every
 ``SOFRAboveIORB`` notification as the webhook receiver gets it: which alert and severity, firing or
 resolved, for which observation date, and how long after that day's SOFR print was produced.
 
@@ -25,10 +25,10 @@ entry, critical) and the spread against the rule's critical threshold
 
 Warning regimes last weeks by construction and are otherwise replayed at the pace. Each change that
 Alertmanager must send costs about one group interval: the first page comes about 10 s after the
-start, the eight critical changes follow at 5 s intervals, the last page about 50 s after the start.
+start, the fourteen critical changes follow at about 5 s intervals, the last page about 80 s after the start.
 
 The intervals are read from the local stack's configs (deploy/prometheus/prometheus.local.yml,
-deploy/alertmanager/alertmanager.yml). The rules keep every funding alert firing for minutes after
+deploy/alertmanager/alertmanager.local.yml). The rules keep every funding alert firing for minutes after
 its condition ends (``keep_firing_for``, against the scrape gap of a worker restart): minutes are
 years of replayed history here, so the demo's copy of the rules drops it.
 """
@@ -56,9 +56,12 @@ from foundation.settings import Settings
 if TYPE_CHECKING:
     from connectors.replay import Hold
 
+# Each change of the critical state costs about one group interval; at the selected 12 bp level and
+# with the regime's entry paging, 2019-07..10 and 2025-09..12 held 27 of them (over two minutes), so
+# the windows keep to the episodes: 14 changes.
 WINDOWS = (
-    (dt.date(2019, 7, 1), dt.date(2019, 10, 31)),
-    (dt.date(2025, 9, 1), dt.date(2025, 12, 31)),
+    (dt.date(2019, 8, 19), dt.date(2019, 10, 4)),
+    (dt.date(2025, 9, 22), dt.date(2025, 11, 14)),
 )
 SERIES = ("SOFR", "IORB", "IOER")
 ALERT = "SOFRAboveIORB"
@@ -163,9 +166,9 @@ class Timing:
 
     @classmethod
     def from_configs(cls, deploy: Path) -> Timing:
-        """Read from the local stack's configs (deploy/prometheus/prometheus.local.yml, alertmanager.yml)."""
+        """Read from the local stack's configs (prometheus.local.yml, alertmanager.local.yml)."""
         prometheus = (deploy / "prometheus" / "prometheus.local.yml").read_text()
-        alertmanager = (deploy / "alertmanager" / "alertmanager.yml").read_text()
+        alertmanager = (deploy / "alertmanager" / "alertmanager.local.yml").read_text()
         default = cls()
         return cls(
             scrape=_setting(prometheus, "scrape_interval", default.scrape),

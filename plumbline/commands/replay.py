@@ -55,10 +55,12 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     from connectors.history import HistoryError
+    from connectors.producer import PrintProducer
     from connectors.replay import ResumableReplay, plan_from_settings
     from foundation.catalogue import UnknownSeriesError
     from foundation.records import Print
     from offline.evaluation import SIGNAL_SERIES
+    from plumbline.commands._errors import broker_unreachable, is_broker_unreachable
     from plumbline.commands._progress import ProgressBar
 
     if args.end < args.start:
@@ -75,6 +77,14 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     except (HistoryError, UnknownSeriesError) as exc:
         print(f"plumbline replay: {exc}", file=sys.stderr)
         return 1
+    if not plan.prints:
+        where = (
+            f"the data directory {settings.data_dir}" if settings.data_dir else "PLUMBLINE_DATA_DIR (unset)"
+        )
+        print(f"plumbline replay: no prints between {args.start} and {args.end} in the archive or {where}: "
+              "set PLUMBLINE_DATA_DIR to a folder of date,value CSVs or run `plumbline fetch`",
+              file=sys.stderr)  # fmt: skip
+        return 1
     for series_id in plan.missing:
         print(
             f"plumbline replay: no {series_id} in the archive or the data directory; skipped", file=sys.stderr
@@ -89,12 +99,23 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             f"resuming after {replay.already_sent} of {len(plan.prints)} prints already sent", file=sys.stderr
         )
 
-    with ProgressBar(len(plan.prints), desc="replay", unit="print", initial=replay.already_sent) as bar:
+    # Reach the broker before drawing any progress: a missing one is one line, not a broken bar.
+    try:
+        producer = PrintProducer(settings)
+    except Exception as exc:
+        if not is_broker_unreachable(exc):
+            raise
+        print(f"plumbline replay: {broker_unreachable(exc, settings)}", file=sys.stderr)
+        return 1
+    with (
+        producer,
+        ProgressBar(len(plan.prints), desc="replay", unit="print", initial=replay.already_sent) as bar,
+    ):
 
         def show(done: int, latest: Print | None) -> None:
             bar.advance_to(done, latest.observation_date.isoformat() if latest else "")
 
-        sent = replay.run(args.speed, on_progress=show)
+        sent = replay.run(args.speed, on_progress=show, producer=producer)
         bar.close("done")
     print(f"replayed {sent} prints of {len(plan.found)} series from {args.start} to "
           f"{args.end} ({' and '.join(plan.origins)}) onto {settings.topic_prints}")  # fmt: skip

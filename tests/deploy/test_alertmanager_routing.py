@@ -1,4 +1,6 @@
-"""deploy/alertmanager/alertmanager.yml in the real Alertmanager, checked at the webhook receiver.
+"""The routing of deploy/alertmanager/alertmanager.yml in the real Alertmanager, checked at the webhook
+receiver. The local stack runs deploy/alertmanager/alertmanager.local.yml: the same routing with demo
+timings (tests/deploy/test_manifests.py keeps the two identical otherwise), so a test waits seconds.
 
 One Alertmanager and one webhook recorder (the local stack's components, on free ports) serve the
 module; each test posts alerts under its own alert names to ``POST /api/v2/alerts`` and reads what

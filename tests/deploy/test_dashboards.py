@@ -1,9 +1,14 @@
 """Grafana dashboards as code: generated files match the code, uids are stable, every query has data.
 
+Dashboards are portable: the datasource is a variable (no pinned uid), every exporter-metric selector
+is filtered by the job and instance variables, and the alert thresholds of the rule files are drawn
+on the panels that plot the compared signal.
+
 The last test replays real history onto the full local stack (broker, worker, Prometheus) as fast
 as the broker takes it, waits until the worker has processed every print and Prometheus has
 scraped the result, then runs every panel and annotation query of every dashboard against the real
-Prometheus, with Grafana's variables substituted, and requires data back.
+Prometheus, with Grafana's variables substituted (job and instance by the values their own
+``label_values`` queries return from that Prometheus), and requires data back.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 import ast
 import datetime as dt
 import json
+import re
 import subprocess
 import sys
 import time
@@ -51,11 +57,17 @@ WINDOWS = ((dt.date(2019, 8, 1), dt.date(2019, 10, 31)), (dt.date(2025, 8, 1), d
 GRAFANA_VARIABLES = {"$__rate_interval": "1m", "$__interval": "1m", "$__range": "1h"}
 
 
-def substitute(expr: str) -> str:
-    for name, value in GRAFANA_VARIABLES.items():
+def substitute(expr: str, variables: dict[str, str]) -> str:
+    for name, value in {**GRAFANA_VARIABLES, **variables}.items():
         expr = expr.replace(name, value)
     assert "$" not in expr, f"unsubstituted Grafana variable in {expr!r}"
     return expr
+
+
+def _regex_value(values: list[str]) -> str:
+    """Several values of a multi-value variable as Grafana writes them into PromQL: an escaped regex
+    alternation (a backslash doubled inside the PromQL string)."""
+    return "(" + "|".join(re.sub(r"([\\^$.|?*+()\[\]{}])", r"\\\\\1", v) for v in values) + ")"
 
 
 def test_generated_dashboards_are_up_to_date_with_the_code(tmp_path: Path) -> None:
@@ -113,22 +125,84 @@ def test_uids_are_stable_and_unique() -> None:
         assert len(set(ids)) == len(ids), f"{model['uid']}: duplicate panel ids"
 
 
-def test_every_panel_uses_the_provisioned_datasource() -> None:
+def _panels(model: dict[str, Any]) -> list[dict[str, Any]]:
+    return [panel for panel in model["panels"] if panel["type"] != "row"]
+
+
+def test_dashboards_pin_no_datasource_and_offer_datasource_job_and_instance() -> None:
     grafana = REPO_ROOT / "deploy" / "grafana"
-    provisioning = (grafana / "provisioning" / "datasources" / "plumbline.yml").read_text()
-    assert f"uid: {generator.DATASOURCE_UID}" in provisioning
     dashboards_provider = (grafana / "provisioning" / "dashboards" / "plumbline.yml").read_text()
     assert "type: file" in dashboards_provider
+    config = generator.load_config()
     for path in DEFAULT_OUT.glob("*.json"):
         model = json.loads(path.read_text())
-        for panel in model["panels"]:
-            if panel["type"] == "row":
-                continue
-            assert panel["datasource"]["uid"] == generator.DATASOURCE_UID, (path.name, panel["title"])
+        variables = {v["name"]: v for v in model["templating"]["list"]}
+        assert list(variables) == ["datasource", "job", "instance"], path.name
+        assert variables["datasource"]["type"] == "datasource"
+        assert variables["datasource"]["query"] == "prometheus"
+        assert variables["datasource"]["current"]["value"] == config.datasource
+        for name in ("job", "instance"):
+            assert variables[name]["type"] == "query" and variables[name]["query"].startswith("label_values(")
+            assert variables[name]["includeAll"] and variables[name]["multi"], (path.name, name)
+        uses = [model, *_panels(model), *model["annotations"]["list"][1:]]
+        uses += [t for panel in _panels(model) for t in panel["targets"]]
+        for use in uses:
+            if "datasource" in use:
+                assert use["datasource"] == {"type": "prometheus", "uid": "${datasource}"}, path.name
+        for panel in _panels(model):
             assert panel["targets"], (path.name, panel["title"])
-            for target in panel["targets"]:
-                assert target["datasource"]["uid"] == generator.DATASOURCE_UID
-                assert target["expr"].strip()
+            assert panel["datasource"]["uid"] == "${datasource}", (path.name, panel["title"])
+
+
+EXPORTER_SELECTOR = re.compile(r"\b(?:plumbline_\w+|up)(\{[^}]*\})?(?=[^(\w]|$)")
+
+
+def test_every_exporter_metric_is_filtered_by_job_and_instance() -> None:
+    for path in DEFAULT_OUT.glob("*.json"):
+        model = json.loads(path.read_text())
+        exprs = [t["expr"] for panel in _panels(model) for t in panel["targets"]]
+        exprs += [a["expr"] for a in model["annotations"]["list"][1:]]
+        for expr in exprs:
+            for match in EXPORTER_SELECTOR.finditer(expr):
+                assert match[1] and 'job=~"$job", instance=~"$instance"' in match[1], (path.name, expr)
+
+
+def test_board_selectors_take_the_configured_job_selector() -> None:
+    config = generator.Config(worker_selector='job="funding-worker"')
+    expr = generator.query_expr(generator.Query(expr='up{job="plumbline-worker"}'), config)
+    assert expr == 'up{job="funding-worker", job=~"$job", instance=~"$instance"}'
+
+
+def test_alert_thresholds_are_read_from_the_rule_markers() -> None:
+    markers = {
+        name: float(value)
+        for path in (REPO_ROOT / "deploy" / "prometheus" / "rules").glob("*.yml")
+        for name, value in re.findall(r"# threshold: (\w+) = (\S+)\n", path.read_text())
+    }
+    found = generator.alert_thresholds()
+    assert found, "no threshold marker matched a comparison"
+    for threshold in found:
+        assert markers[threshold.name] == threshold.marker_value, threshold
+    # Most markers compare a signal directly; the few that do not (a difference of two signals) are
+    # not drawn. A parser that stopped matching would lose most of them.
+    assert len({t.name for t in found}) >= len(markers) - 3, sorted(set(markers) - {t.name for t in found})
+
+
+def test_panels_that_plot_an_alerting_signal_draw_its_thresholds() -> None:
+    thresholds = generator.alert_thresholds()
+    drawn_somewhere: set[str] = set()
+    for dashboard in DASHBOARDS:
+        model = generator.build(dashboard)
+        for panel in _panels(model):
+            steps = panel["fieldConfig"]["defaults"].get("thresholds", {}).get("steps", [])
+            levels = {step["value"] for step in steps if step["value"] is not None}
+            exprs = " ".join(t["expr"] for t in panel["targets"])
+            plotted = {t for t in thresholds if f'signal="{t.signal}"' in exprs}
+            if levels:
+                assert panel["fieldConfig"]["defaults"]["custom"]["thresholdsStyle"] == {"mode": "dashed"}
+                assert levels == {t.value for t in plotted}, (dashboard.uid, panel["title"])
+                drawn_somewhere |= {t.name for t in plotted}
+    assert len(drawn_somewhere) >= 5, "alert thresholds are drawn on too few panels"
 
 
 def test_the_required_dashboards_and_panels_exist() -> None:
@@ -176,6 +250,22 @@ def test_every_panel_query_returns_data_after_a_replay_of_history(local_stack: S
         f"the worker processed {instant(local_stack, read)} of {sent} prints"
     )
     time.sleep(3)  # a few more scrapes and rule evaluations of the final state
+    # The job and instance variables take every value their own queries find (Grafana's "All").
+    variables: dict[str, str] = {}
+    for variable in generator.build(DASHBOARDS[0])["templating"]["list"]:
+        if variable["type"] != "query":
+            continue
+        match = re.fullmatch(r"label_values\((.+), (\w+)\)", variable["query"])
+        assert match, variable["query"]
+        values = prometheus(
+            local_stack,
+            f"/api/v1/label/{match[2]}/values",
+            **{"match[]": substitute(match[1], variables)},
+            start=f"{started:.3f}",
+            end=f"{time.time():.3f}",
+        )
+        assert values, f"variable {variable['name']}: {variable['query']} finds no value"
+        variables[f"${variable['name']}"] = _regex_value(values)
     missing, skipped = [], []
     for dashboard in DASHBOARDS:
         for title, query in dashboard.queries():
@@ -185,7 +275,7 @@ def test_every_panel_query_returns_data_after_a_replay_of_history(local_stack: S
             data = prometheus(
                 local_stack,
                 "/api/v1/query_range",
-                query=substitute(query.expr),
+                query=substitute(generator.query_expr(query, generator.load_config()), variables),
                 start=f"{started:.3f}",
                 end=f"{time.time():.3f}",
                 step="1s",

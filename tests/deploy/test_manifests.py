@@ -2,8 +2,11 @@
 
 Every YAML file under deploy/ parses; the Prometheus and Alertmanager configs pass promtool and
 amtool; the compose file has the services a deployment needs; the Kubernetes manifests render with
-kustomize and every object has apiVersion, kind and a name, every container an image, and every
-workload a selector that matches its pod template.
+kustomize and every object passes the real Kubernetes schemas (``kubernetes-validate --strict``:
+required fields, types, no unknown field), and what a schema cannot say is checked here: every
+workload's selector matches its pod template, mounts are declared, probes point at the liveness
+paths, images carry the package version. The prometheus-operator objects (deploy/k8s/operator) are
+generated from the rule files and checked against the operator's CRD models.
 
 The workers share no filesystem (SQLite's WAL does not work over a network one): each keeps its
 partition checkpoints on a volume of its own, and rebuilds a partition it has no current checkpoint
@@ -75,14 +78,53 @@ def test_deployment_prometheus_configs_are_valid(config: str) -> None:
     assert "SUCCESS" in run_tool("promtool", "check", "config", str(DEPLOY / config))
 
 
-def test_compose_alertmanager_config_is_valid_and_routes_like_the_reference() -> None:
-    compose = DEPLOY / "compose" / "alertmanager.yml"
-    assert "SUCCESS" in run_tool("amtool", "check-config", str(compose))
-    reference = load_yaml_documents((DEPLOY / "alertmanager" / "alertmanager.yml").read_text())[0]
-    ours = load_yaml_documents(
-        compose.read_text().replace("http://webhook:19095/", "http://127.0.0.1:19095/")
+PRODUCTION_ALERTMANAGER = DEPLOY / "alertmanager" / "alertmanager.yml"
+LOCAL_ALERTMANAGER = DEPLOY / "alertmanager" / "alertmanager.local.yml"
+_TIMINGS = ("group_wait", "group_interval")
+
+
+def _seconds(duration: str) -> float:
+    return sum(
+        float(n) * {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}[u]
+        for n, u in re.findall(r"(\d+)(ms|s|m|h|d)", duration)
     )
-    assert ours[0] == reference, "deploy/compose/alertmanager.yml drifted from deploy/alertmanager"
+
+
+def _without_timings(config: dict[str, Any]) -> dict[str, Any]:
+    route = {k: v for k, v in config["route"].items() if k not in _TIMINGS}
+    return {**config, "route": route}
+
+
+@pytest.mark.parametrize("path", [PRODUCTION_ALERTMANAGER, LOCAL_ALERTMANAGER], ids=lambda p: p.name)
+def test_alertmanager_configs_are_valid(path: Path) -> None:
+    assert "SUCCESS" in run_tool("amtool", "check-config", str(path))
+
+
+def test_production_alertmanager_has_the_usual_timings_and_the_demo_one_routes_alike() -> None:
+    production = load_yaml_documents(PRODUCTION_ALERTMANAGER.read_text())[0]
+    local = load_yaml_documents(
+        LOCAL_ALERTMANAGER.read_text().replace("http://127.0.0.1:19095/", "http://webhook:19095/")
+    )[0]
+    # Production: a new group waits for its siblings, changes to a group are batched every 5 minutes.
+    assert _seconds(production["route"]["group_wait"]) >= 30
+    assert _seconds(production["route"]["group_interval"]) >= 300
+    # The demo and the local stack: replays move days in seconds.
+    assert _seconds(local["route"]["group_wait"]) <= 1 and _seconds(local["route"]["group_interval"]) <= 5
+    # Everything else (routes, repeat intervals, receivers, inhibition) is the same routing.
+    assert _without_timings(local) == _without_timings(production), "alertmanager.local.yml drifted"
+
+
+def test_deployments_and_the_page_budget_use_the_production_alertmanager() -> None:
+    # offline/rules.py routes history through this file to count pages (read as text: importing
+    # offline loads the whole backtest).
+    source = (REPO_ROOT / "offline" / "rules.py").read_text()
+    constant = re.search(r"^ALERTMANAGER_CONFIG = (.+)$", source, re.MULTILINE)
+    assert constant, "offline/rules.py has no ALERTMANAGER_CONFIG"
+    assert constant[1] == '_ROOT / "deploy" / "alertmanager" / "alertmanager.yml"', constant[1]
+    mounts = compose_file()["services"]["alertmanager"]["volumes"]
+    assert "../alertmanager/alertmanager.yml:/etc/alertmanager/alertmanager.yml:ro" in mounts
+    maps = {o["metadata"]["name"]: o["data"] for o in rendered_k8s() if o["kind"] == "ConfigMap"}
+    assert maps["alertmanager-config"]["alertmanager.yml"] == PRODUCTION_ALERTMANAGER.read_text()
 
 
 def compose_file() -> dict[str, Any]:
@@ -154,15 +196,27 @@ def rendered_k8s() -> list[dict[str, Any]]:
     return [d for d in load_yaml_documents(out) if d]
 
 
-def test_k8s_manifests_render_and_every_object_is_well_formed() -> None:
+def _validate_schema(obj: dict[str, Any]) -> None:
+    import kubernetes_validate
+
+    try:
+        kubernetes_validate.validate(obj, kubernetes_validate.latest_version(), strict=True)
+    except kubernetes_validate.ValidationError as exc:
+        name = f"{obj.get('kind')}/{obj.get('metadata', {}).get('name')}"
+        pytest.fail(f"{name}: {exc.message} at {'.'.join(map(str, exc.path))}", pytrace=False)
+
+
+def test_k8s_manifests_render_and_pass_the_kubernetes_schemas_strictly() -> None:
     objects = rendered_k8s()
+    for obj in objects:
+        _validate_schema(obj)
     kinds = {(o["kind"], o["metadata"]["name"]) for o in objects}
-    services = {o["metadata"]["name"]: o for o in objects if o["kind"] == "Service"}
     for expected in (
         ("StatefulSet", "kafka"),
         ("Job", "plumbline-topics"),
         ("StatefulSet", "plumbline-worker"),
         ("Deployment", "plumbline-connectors"),
+        ("Service", "plumbline-connectors"),
         ("StatefulSet", "prometheus"),
         ("Deployment", "alertmanager"),
         ("Deployment", "grafana"),
@@ -170,8 +224,13 @@ def test_k8s_manifests_render_and_every_object_is_well_formed() -> None:
         ("ConfigMap", "prometheus-rules"),
     ):
         assert expected in kinds, f"missing {expected}"
+
+
+def test_k8s_objects_fit_together() -> None:
+    # What a schema cannot see: namespaces, selectors against pod labels, mounts against volumes.
+    objects = rendered_k8s()
+    services = {o["metadata"]["name"]: o for o in objects if o["kind"] == "Service"}
     for obj in objects:
-        assert obj.get("apiVersion") and obj.get("kind") and obj["metadata"].get("name"), obj
         if obj["kind"] != "Namespace":
             assert obj["metadata"].get("namespace") == "plumbline", obj["metadata"]["name"]
         if obj["kind"] in {"Deployment", "StatefulSet", "Job"}:
@@ -180,7 +239,7 @@ def test_k8s_manifests_render_and_every_object_is_well_formed() -> None:
             if obj["kind"] != "Job":
                 assert obj["spec"]["selector"]["matchLabels"].items() <= labels.items()
             for container in template["spec"]["containers"]:
-                assert container.get("image") and container.get("name"), obj["metadata"]["name"]
+                assert container.get("image"), obj["metadata"]["name"]
             mounted = {v["name"] for c in template["spec"]["containers"] for v in c.get("volumeMounts", [])}
             declared = {v["name"] for v in template["spec"].get("volumes", [])}
             declared |= {t["metadata"]["name"] for t in obj["spec"].get("volumeClaimTemplates", [])}
@@ -192,6 +251,71 @@ def test_k8s_manifests_render_and_every_object_is_well_formed() -> None:
             assert (
                 service["spec"]["selector"].items() <= obj["spec"]["template"]["metadata"]["labels"].items()
             )
+
+
+def _pyproject_version() -> str:
+    return str(tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]["version"])
+
+
+def test_images_are_pinned_and_plumbline_images_carry_the_package_version() -> None:
+    version = _pyproject_version()
+    images = [
+        (o["metadata"]["name"], c["image"])
+        for o in rendered_k8s()
+        if o["kind"] in {"Deployment", "StatefulSet", "Job"}
+        for c in o["spec"]["template"]["spec"]["containers"]
+    ]
+    images += [(name, s["image"]) for name, s in compose_file()["services"].items() if "image" in s]
+    assert images
+    for name, image in images:
+        repository, _, tag = image.rpartition(":")
+        assert repository and "/" not in tag and tag not in {"", "latest"}, f"{name}: {image} is not pinned"
+        if repository.endswith("/plumbline"):
+            assert tag == version, f"{name}: {image} is not the package version {version}"
+    dockerfile = (DEPLOY / "compose" / "Dockerfile").read_text()
+    assert f":{version} ." in dockerfile, "the Dockerfile's build command tags another version"
+
+
+def _container(objects: list[dict[str, Any]], kind: str, name: str) -> dict[str, Any]:
+    obj = next(o for o in objects if o["kind"] == kind and o["metadata"]["name"] == name)
+    return dict(obj["spec"]["template"]["spec"]["containers"][0])
+
+
+def test_liveness_probes_read_the_event_loop_and_poll_loop_not_metrics() -> None:
+    from streams.liveness import LIVENESS_PATHS
+
+    objects = rendered_k8s()
+    env = next(o for o in objects if o["kind"] == "ConfigMap" and o["metadata"]["name"] == "plumbline-env")
+    worker = _container(objects, "StatefulSet", "plumbline-worker")
+    # /metrics is served from its own thread: it answers with the Faust loop hung.
+    assert worker["livenessProbe"]["httpGet"]["path"] in LIVENESS_PATHS
+    assert worker["livenessProbe"]["httpGet"]["port"] == "metrics"
+    worker_port = next(p for p in worker["ports"] if p["name"] == "metrics")["containerPort"]
+    assert str(worker_port) == env["data"]["PLUMBLINE_METRICS_PORT"]
+    connectors = _container(objects, "Deployment", "plumbline-connectors")
+    assert connectors["livenessProbe"]["httpGet"] == {"path": "/livez", "port": "metrics"}
+    assert connectors["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "metrics"}
+    port = next(p for p in connectors["ports"] if p["name"] == "metrics")["containerPort"]
+    assert str(port) == env["data"]["PLUMBLINE_CONNECTORS_METRICS_PORT"]
+    service = next(
+        o for o in objects if o["kind"] == "Service" and o["metadata"]["name"] == "plumbline-connectors"
+    )
+    assert [p["port"] for p in service["spec"]["ports"] if p["name"] == "metrics"] == [port]
+    # Compose: the same paths as healthchecks, and the connectors' port in the shared environment.
+    services = compose_file()["services"]
+    for name, service in services.items():
+        if service.get("command") in (["worker"], ["connectors", "run"]):
+            assert "/livez" in " ".join(service["healthcheck"]["test"]), f"{name}: no /livez healthcheck"
+    assert services["connectors"]["environment"]["PLUMBLINE_CONNECTORS_METRICS_PORT"] == str(port)
+
+
+@pytest.mark.parametrize("config", ["compose/prometheus.yml", "k8s/prometheus.yml"])
+def test_deployment_prometheus_scrapes_the_connectors(config: str) -> None:
+    scrape = load_yaml_documents((DEPLOY / config).read_text())[0]["scrape_configs"]
+    jobs = {job["job_name"]: job for job in scrape}
+    assert "plumbline-connectors" in jobs, f"{config} does not scrape the connectors"
+    text = json.dumps(jobs["plumbline-connectors"])
+    assert "9101" in text, f"{config}: the connectors' metrics port is 9101"
 
 
 def test_k8s_config_maps_carry_the_generated_files() -> None:
@@ -309,11 +433,12 @@ def test_compose_kafka_init_keeps_the_input_topics_forever() -> None:
     _check_topic_script(services["kafka-init"]["command"][-1], partitions.pop())
 
 
-def test_k8s_alertmanager_config_is_valid(tmp_path: Path) -> None:
-    maps = {o["metadata"]["name"]: o["data"] for o in rendered_k8s() if o["kind"] == "ConfigMap"}
-    config = tmp_path / "alertmanager.yml"
-    config.write_text(maps["alertmanager-config"]["alertmanager.yml"])
-    assert "SUCCESS" in run_tool("amtool", "check-config", str(config))
+def test_the_image_can_run_the_generators() -> None:
+    # `plumbline dashboards` reads deploy/ beside the packages: the image copies it and installs the
+    # project in editable mode, so /app is where plumbline/monitoring.py looks for it.
+    dockerfile = (REPO_ROOT / "deploy" / "compose" / "Dockerfile").read_text()
+    assert "COPY deploy ./deploy" in dockerfile
+    assert re.search(r"pip install [^\n]*-e \.", dockerfile), "a non-editable install has no deploy/"
 
 
 def test_the_image_copies_every_installed_package() -> None:
