@@ -16,11 +16,9 @@ poller starts, so ``increase()`` sees the first failure.
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Literal
 
 from prometheus_client import CollectorRegistry, GCCollector, PlatformCollector, ProcessCollector
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -35,27 +33,12 @@ from connectors.telemetry import (
     TelemetrySnapshot,
 )
 from plumbline import __version__
+from streams.metrics import MetricSpec
 
 __all__ = ["METRICS", "ConnectorCollector", "ConnectorEndpoint", "MetricSpec", "connector_registry"]
 
 Probe = Callable[[], tuple[bool, str]]
 _Families = dict["MetricSpec", GaugeMetricFamily | CounterMetricFamily]
-
-
-@dataclasses.dataclass(frozen=True)
-class MetricSpec:
-    """One exported family: name (a counter's without ``_total``), help text, labels and type."""
-
-    name: str
-    help: str
-    labels: tuple[str, ...] = ()
-    type: Literal["gauge", "counter"] = "gauge"
-
-    def family(self) -> GaugeMetricFamily | CounterMetricFamily:
-        """An empty family of this spec."""
-        if self.type == "counter":
-            return CounterMetricFamily(self.name, self.help, labels=list(self.labels))
-        return GaugeMetricFamily(self.name, self.help, labels=list(self.labels))
 
 
 BUILD_INFO = MetricSpec("plumbline_build_info", "plumbline version of this process (always 1)", ("version",))
