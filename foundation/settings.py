@@ -87,8 +87,9 @@ class Settings:
     spread_window_k: int = 3
     spread_window_n: int = 5
     spread_max_gap_days: float = 10.0
-    # Seconds a date of the composite index waits for slower prints partitions (streams/index.py).
-    index_grace_seconds: float = 3.0
+    # Seconds a date of the composite index waits before it passes over a silent prints partition
+    # (streams/index.py): a daily index value is late by this much at most in live operation.
+    index_grace_seconds: float = 10.0
     # Agents process messages in batches: one checkpoint transaction and one round of sends per
     # batch. A batch closes at this many messages, or this long after its first (the added latency).
     batch_max_messages: int = 1000

@@ -4,8 +4,10 @@ Signals reach the index agent from several partitions, which several workers may
 different speeds. To give the same index whatever the interleaving, the vector for date D uses
 only signal values *published* by the time D's clock signal (SOFR - IORB) was published, and D is
 computed only once every prints partition that feeds the index has moved past that time (its
-watermark), or after ``grace_seconds`` of wall time (a partition in a data hole, or live operation,
-where a partition can be idle for days).
+watermark). After ``grace_seconds`` of wall time a date passes over the partitions that have been
+silent that long (live operation, where a weekly source is idle for days, or a data hole); a
+partition still sending is waited for, up to ``max_wait_seconds``, since its inputs would change
+the date (a replay at full speed skews partitions by seconds).
 """
 
 from __future__ import annotations
@@ -48,6 +50,10 @@ class IndexEngine:
         params = spec.params.get("min_scales")
         self.inputs: frozenset[str] = frozenset(params) if params else frozenset(SIGNALS) - {INDEX_SIGNAL}
         self.grace_seconds = grace_seconds
+        # A partition still sending but behind (a replay's skew, a rebuild) is waited for up to this
+        # long; only one that has been silent for the grace period is passed over sooner.
+        self.max_wait_seconds = max(60.0, 20 * grace_seconds)
+        self._heard: dict[int, float] = {}  # partition -> monotonic time its last signal arrived
         self._partition_of = signal_partitions(partitions)
         # Every partition computing an input waits to be past a date, also one not heard from yet:
         # at the start of a stream one partition's signals can arrive well before another's.
@@ -70,6 +76,7 @@ class IndexEngine:
         if signal.signal_id not in self.inputs and signal.signal_id != CLOCK_SIGNAL:
             return
         group = self._group(signal.signal_id)
+        self._heard[group] = now_monotonic
         if signal.published_at > self.watermarks.get(group, dt.datetime.min.replace(tzinfo=dt.UTC)):
             self.watermarks[group] = signal.published_at
         rows = self.history.setdefault(signal.signal_id, [])
@@ -91,6 +98,7 @@ class IndexEngine:
         """Count every pending date's grace period from ``now`` (the inputs stalled until now)."""
         for pending in self.pending:
             pending.arrived_monotonic = now_monotonic
+        self._heard = dict.fromkeys(self.feeding, now_monotonic)
 
     def _prune(self, rows: list[tuple[dt.datetime, dt.date, float]]) -> None:
         # Keep what a pending date may still need: a partition running far ahead must not push
@@ -117,9 +125,22 @@ class IndexEngine:
         outcome = Outcome()
         while self.pending:
             head = self.pending[0]
-            ready = all(p in self.watermarks and self.watermarks[p] > head.published_at for p in self.feeding)
-            if not ready and now_monotonic - head.arrived_monotonic < self.grace_seconds:
-                break
+            behind = [
+                p for p in self.feeding if p not in self.watermarks or self.watermarks[p] <= head.published_at
+            ]
+            ready = not behind
+            if not ready:
+                waited = now_monotonic - head.arrived_monotonic
+                if waited < self.grace_seconds:
+                    break
+                # Past the grace period, pass over only partitions that are silent (idle in live
+                # operation: a weekly source); one still sending is behind, and its inputs would
+                # change the date (a replay at full speed skews partitions by seconds).
+                silent = all(
+                    now_monotonic - self._heard.get(p, -math.inf) >= self.grace_seconds for p in behind
+                )
+                if not silent and waited < self.max_wait_seconds:
+                    break
             self.pending.pop(0)
             if not ready:
                 self.released_by_grace += 1
@@ -195,3 +216,4 @@ class IndexEngine:
         ]
         self.signal = Signal.from_json(data["signal"]) if data["signal"] else None
         self.contributions = data["contributions"]
+        self._heard = dict.fromkeys(self.feeding, now_monotonic)

@@ -15,6 +15,7 @@ import pytest
 
 from connectors.history import iter_publication_order, read_history
 from foundation.catalogue import INDEX_SIGNAL, partition_signals, print_partitions
+from foundation.catalogue import signal_partitions as signal_partitions_of
 from foundation.records import Print, Signal
 from foundation.settings import Settings
 from streams.config import detector_plan
@@ -74,3 +75,35 @@ def test_index_is_the_same_whatever_the_interleaving_of_partitions(data_dir: Pat
             alerts += index.drain(0.0).alerts
         alerts += index.drain(float("inf")).alerts
         assert [(a.state, a.observation_date) for a in alerts] == expected, name
+
+
+def _signal(signal_id: str, day: str, hour: int) -> Signal:
+    when = dt.date.fromisoformat(day)
+    published = dt.datetime(when.year, when.month, when.day, hour, tzinfo=dt.UTC) + dt.timedelta(days=1)
+    return Signal(signal_id, when, 1.0, "bp", {}, published)
+
+
+def test_after_the_grace_period_only_silent_partitions_are_passed_over() -> None:
+    plan = detector_plan(Settings())
+    placed = signal_partitions_of(2)
+    clock = "sofr_iorb_spread_bp"
+    inputs = IndexEngine(plan[INDEX_SIGNAL][0], partitions=2).inputs
+    other = sorted(s for s in inputs if placed[s] != placed[clock])[0]
+
+    def index_with_one_date() -> IndexEngine:
+        index = IndexEngine(plan[INDEX_SIGNAL][0], grace_seconds=3.0, partitions=2)
+        index.add(_signal(other, "2019-09-13", 8), 0.0)  # the other partition, behind the clock
+        index.add(_signal(clock, "2019-09-16", 8), 0.0)  # the clock's date, published later
+        return index
+
+    # The other partition keeps sending (older dates, still behind): the date waits past the grace.
+    busy = index_with_one_date()
+    busy.add(_signal(other, "2019-09-14", 8), 2.5)
+    assert busy.drain(4.0).signals == []
+    # Silent for the grace period (live: a weekly source): the date is computed without it.
+    idle = index_with_one_date()
+    assert idle.drain(2.9).signals == []
+    assert [s.observation_date for s in idle.drain(3.0).signals] == [dt.date(2019, 9, 16)]
+    assert idle.released_by_grace == 1
+    # Still sending but behind for longer than max_wait_seconds: released all the same.
+    assert [s.observation_date for s in busy.drain(busy.max_wait_seconds).signals] == [dt.date(2019, 9, 16)]
