@@ -104,9 +104,9 @@ class Worker:
         """Make the state of every assigned partition current and exported, before any message.
 
         Called on each assignment. A partition no longer assigned is released (another worker owns
-        it now); one kept through a rebalance stays exported throughout. Each assigned partition is
-        (re)loaded from its local checkpoint, then brought up to the group's committed offset from
-        its input topic (streams/rebuild.py) if the checkpoint is missing or behind.
+        it now); one kept through a rebalance keeps its engine and stays exported throughout. Any
+        other is loaded from its local checkpoint, then brought up to the group's committed offset
+        from its input topic (streams/rebuild.py) if the checkpoint is missing or behind.
         """
         s = self.settings
         prints = {partition for topic, partition in assigned if topic == s.topic_prints}
