@@ -17,18 +17,13 @@ import pytest
 from foundation.settings import load_settings
 from plumbline.commands import score as score_command
 from tests.conftest import REPO_ROOT
+from tests.detectors.test_score_and_evaluate_commands import score as score_text
 
 
 def score(tmp_path: Path, text: str, *extra: str) -> tuple[int, list[dict[str, str]]]:
-    source = tmp_path / "in.csv"
-    source.write_text(text)
-    output = tmp_path / "out.csv"
-    parser = argparse.ArgumentParser()
-    score_command.register(parser.add_subparsers())
-    args = parser.parse_args(["score", str(source), "--output", str(output), *extra])
-    code = args.func(args, load_settings(env={}))
-    rows = list(csv.DictReader(output.read_text().splitlines())) if output.exists() else []
-    return code, rows
+    """``plumbline score`` on ``text``: the exit code and the output rows (none when no file)."""
+    code, output = score_text(tmp_path, text, *extra)
+    return code, list(csv.DictReader(output.splitlines()))
 
 
 def csv_text(timestamps: list[str], values: list[float]) -> str:

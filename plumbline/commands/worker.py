@@ -15,7 +15,7 @@ _LEVELS = {"crit": "CRITICAL", "error": "ERROR", "warn": "WARNING", "info": "INF
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("worker", help="run a Faust worker (what `stack up` starts)")
-    parser.add_argument("--loglevel", default="info", choices=["crit", "error", "warn", "info", "debug"])
+    parser.add_argument("--loglevel", default="info", choices=list(_LEVELS))
     parser.set_defaults(func=run)
 
 

@@ -5,9 +5,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import shutil
-import subprocess
-import time
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
@@ -15,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from offline.prometheus import TemporaryPrometheus
 from plumbline.commands import backfill as backfill_command
-from tests.conftest import free_port, make_settings
+from tests.conftest import make_settings
 
 pytestmark = pytest.mark.e2e
 
@@ -33,31 +31,9 @@ def backfilled(data_dir: Path, tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def prometheus(backfilled: Path, tmp_path: Path) -> Iterator[str]:
-    binary = shutil.which("prometheus")
-    assert binary, "prometheus not installed: `make install` installs it"
-    config = tmp_path / "prometheus.yml"
-    config.write_text("global:\n  scrape_interval: 15s\n")
-    port = free_port()
-    process = subprocess.Popen(
-        [binary, f"--config.file={config}", f"--storage.tsdb.path={backfilled}",
-         f"--web.listen-address=127.0.0.1:{port}", "--storage.tsdb.retention.time=15y"],
-        stdout=subprocess.DEVNULL, stderr=(tmp_path / "prometheus.log").open("wb"),
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                with urllib.request.urlopen(f"{url}/-/ready", timeout=1) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                time.sleep(0.2)
-        yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
+def prometheus(backfilled: Path) -> Iterator[str]:
+    with TemporaryPrometheus(backfilled) as server:  # the one `plumbline generate` uses too
+        yield server.url
 
 
 def query(url: str, expr: str, at: str) -> dict[str, float]:
