@@ -107,21 +107,17 @@ class Budget:
 PAGE_BUDGET = Budget()
 
 
-def _marker_thresholds(paths: Iterable[Path]) -> dict[str, float]:
-    found: dict[str, float] = {}
-    for path in paths:
-        for name, value in re.findall(r"# threshold: (\w+) = (\S+)\n", path.read_text()):
-            found[name] = float(value)
-    return found
-
-
 def thresholds(paths: Iterable[Path] = RULE_FILES) -> dict[str, float]:
     """Every level a rule compares with, by the name of its ``# threshold: NAME = VALUE`` marker.
 
     The rule file is the one place these numbers live; the marker names them for the selection
     procedure (``offline/selection.py``) and the demo.
     """
-    return _marker_thresholds(paths)
+    found: dict[str, float] = {}
+    for path in paths:
+        for name, value in re.findall(r"# threshold: (\w+) = (\S+)\n", path.read_text()):
+            found[name] = float(value)
+    return found
 
 
 #: The rules' thresholds, read from the rule files (see :func:`thresholds`).
