@@ -28,6 +28,7 @@ from tests.streams.test_worker_faults import (
     per_signal,
     produce,
     read_alerts,
+    split_at,
     window,
 )
 
@@ -82,14 +83,19 @@ def test_survivor_rebuilds_a_dead_workers_partition_from_the_topic(
     ]
     try:
         time.sleep(8)  # both join before any data: each owns one partition
-        produce(settings, prints)
+        # Mid-stream by construction: the second part is produced after the kill (see the kill -9 test).
+        before, after = split_at(prints, "2019-12-31")
+        produce(settings, before)
         deadline = time.monotonic() + 90
-        while committed(settings) < len(prints) / 3 and time.monotonic() < deadline:
+        while (
+            sum(w.records_in(settings) for w in workers) < len(before) / 2 or not all(committed(settings))
+        ) and time.monotonic() < deadline:
             time.sleep(0.1)
-        # Kill the owner of the busy partition (the rates), mid-stream.
+        # Kill the owner of the busy partition (the rates).
         victim, survivor = sorted(workers, key=lambda w: -w.records_in(settings))
         victim.kill(signal.SIGKILL)
-        assert committed(settings) < len(prints), "the kill must land mid-stream"
+        assert all(committed(settings)), "the kill must land after a commit on every partition"
+        produce(settings, after)
         deadline = time.monotonic() + 60
         while _rebuilds(survivor, settings) < 1 and time.monotonic() < deadline:
             time.sleep(0.5)
