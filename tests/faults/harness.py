@@ -7,8 +7,9 @@
   one content; outputs are at-least-once with idempotent keys (docs/architecture.md), so a byte-equal
   repeat of the same key is a redelivery, counted and reported, never a second, different event. The
   per-signal alert sequence equals the in-process run's. At the webhook receiver, no notification
-  repeats (same receiver, status and alert labels and start).
-- **Exactly the expected pages.** Each test states the notifications it expects at the receiver.
+  repeats its group's previous notification unchanged (see :class:`Page`).
+- **Exactly the expected pages.** Each test states the notifications it expects at the receiver
+  (:func:`page_events`: each alert's firing and resolution once, whatever the grouping).
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import time
-from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -25,7 +25,7 @@ from kafka import KafkaConsumer, TopicPartition
 from foundation.records import Alert, Print, Signal
 from foundation.settings import Settings
 from plumbline import stack
-from plumbline.webhook import iter_alerts
+from plumbline.webhook import read_notifications
 from streams.config import detector_plan
 from streams.inprocess import InProcessRun, run_in_process
 
@@ -34,6 +34,7 @@ __all__ = [
     "Page",
     "check_delivery",
     "expected_run",
+    "page_events",
     "pages",
     "read_topic",
     "repeated_pages",
@@ -162,7 +163,13 @@ def check_delivery(settings: Settings, reference: InProcessRun, *, with_index: b
 
 @dataclasses.dataclass(frozen=True)
 class Page:
-    """One alert in one notification the webhook receiver got."""
+    """One alert in one notification the webhook receiver got.
+
+    Alertmanager sends a group's every alert in each notification of the group (group_by), so an
+    alert appears again whenever another alert of its group changes: that is not a duplicate. A
+    duplicate is a notification that repeats its group's previous one unchanged (``repeat``), as a
+    restarted Alertmanager that lost its notification log would send.
+    """
 
     receiver: str
     status: str
@@ -170,27 +177,52 @@ class Page:
     severity: str
     labels: tuple[tuple[str, str], ...]
     starts_at: str
+    repeat: bool = False
 
 
 def pages(settings: Settings) -> list[Page]:
     """Every alert of every notification at the stack's webhook receiver, oldest first."""
     out = []
-    for alert in iter_alerts(stack.alerts_file(settings)):
-        labels: dict[str, Any] = alert["labels"]
-        out.append(
-            Page(
-                receiver=alert["receiver"],
-                status=alert["status"],
-                alertname=labels.get("alertname", ""),
-                severity=labels.get("severity", ""),
-                labels=tuple(sorted(labels.items())),
-                starts_at=alert["startsAt"],
-            )
+    last: dict[tuple[str, str], frozenset[tuple[str, tuple[tuple[str, str], ...], str]]] = {}
+    for entry in read_notifications(stack.alerts_file(settings)):
+        notification = entry["notification"]
+        receiver = notification.get("receiver", "")
+        alerts = notification.get("alerts", [])
+        content = frozenset(
+            (a.get("status", ""), tuple(sorted(a.get("labels", {}).items())), a.get("startsAt", ""))
+            for a in alerts
         )
+        group = (receiver, notification.get("groupKey", ""))
+        repeat = last.get(group) == content
+        last[group] = content
+        for alert in alerts:
+            labels: dict[str, Any] = alert.get("labels", {})
+            out.append(
+                Page(
+                    receiver=receiver,
+                    status=alert.get("status", ""),
+                    alertname=labels.get("alertname", ""),
+                    severity=labels.get("severity", ""),
+                    labels=tuple(sorted(labels.items())),
+                    starts_at=alert.get("startsAt", ""),
+                    repeat=repeat,
+                )
+            )
     return out
 
 
+def page_events(got: list[Page]) -> list[Page]:
+    """Each alert's changes only: the first notification of each (receiver, status, labels, start)."""
+    seen: set[tuple[str, str, tuple[tuple[str, str], ...], str]] = set()
+    events = []
+    for page in got:
+        key = (page.receiver, page.status, page.labels, page.starts_at)
+        if key not in seen:
+            seen.add(key)
+            events.append(page)
+    return events
+
+
 def repeated_pages(got: list[Page]) -> list[Page]:
-    """Notifications the receiver got more than once (same receiver, status, labels and start)."""
-    counts = Counter(got)
-    return [page for page, n in counts.items() if n > 1]
+    """Alerts of notifications that repeated their group's previous notification unchanged."""
+    return [page for page in got if page.repeat]
