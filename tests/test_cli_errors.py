@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from plumbline import cli
-from tests.conftest import make_settings
+from tests.conftest import free_port, make_settings
 
 
 def plumbline(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -68,6 +68,16 @@ def test_stack_up_with_a_port_in_use_names_the_setting(tmp_path: Path, taken_por
         f"plumbline stack up: port {taken_port} (webhook) on 127.0.0.1 is already in use by another process: "
         "stop it or set PLUMBLINE_WEBHOOK_PORT"
     )
+
+
+def test_worker_without_a_broker_waits_then_says_so(tmp_path: Path) -> None:
+    env = settings_env(tmp_path, bootstrap_servers=f"127.0.0.1:{free_port()}", broker_wait_seconds="2")
+    result = plumbline("worker", env=env)
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert lines[0].startswith("plumbline worker: waiting for the broker at 127.0.0.1:")
+    assert lines[-1].startswith("plumbline worker: no Kafka broker answers at 127.0.0.1:")
+    assert len(lines) == 2 and "Traceback" not in result.stderr
 
 
 def test_worker_with_its_metrics_port_in_use_says_so(tmp_path: Path, taken_port: int) -> None:

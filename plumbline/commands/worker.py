@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import socket
 import sys
+import time
 from typing import Any
 
 from foundation.settings import Settings
@@ -49,6 +51,14 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             file=sys.stderr,
         )
         return 1
+    # A broker restarting beside the worker (a deploy, a broker loss) is waited for; after
+    # PLUMBLINE_BROKER_WAIT_SECONDS, one line and exit 1, and the supervisor restarts the worker.
+    if not _wait_for_broker(settings, settings.broker_wait_seconds):
+        from plumbline.commands._errors import broker_unreachable
+
+        refused = ConnectionRefusedError(f"nothing listens there after {settings.broker_wait_seconds:.0f} s")
+        print(f"plumbline worker: {broker_unreachable(refused, settings)}", file=sys.stderr)
+        return 1
     worker.metrics.starts.record(record_worker_start(checkpoint_dir(settings) / settings.app_id))
     configure_logging(settings)  # one level for every package's loggers (PLUMBLINE_LOG_LEVEL)
     # Logging is configured above, once for every package (Faust's own setup would add a second
@@ -58,3 +68,29 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     keep_beating(heartbeat, faust_worker.loop)
     faust_worker.execute_from_commandline()
     return 0
+
+
+def _wait_for_broker(settings: Settings, timeout_seconds: float) -> bool:
+    """Whether a bootstrap server accepts a TCP connection within ``timeout_seconds``.
+
+    Faust would otherwise crash at start with a multi-line traceback when no broker answers. Only
+    reachability is checked here; TLS and SASL are the clients' (their errors come later, one line).
+    """
+    servers = [s.strip() for s in settings.bootstrap_servers.split(",") if s.strip()]
+    deadline = time.monotonic() + timeout_seconds
+    said = False
+    while True:
+        for server in servers:
+            host, _, port = server.rpartition(":")
+            try:
+                with socket.create_connection((host.strip("[]") or "127.0.0.1", int(port)), timeout=2):
+                    return True
+            except (OSError, ValueError):
+                continue
+        if time.monotonic() >= deadline:
+            return False
+        if not said:
+            where = settings.bootstrap_servers
+            print(f"plumbline worker: waiting for the broker at {where}", file=sys.stderr)
+            said = True
+        time.sleep(1.0)
