@@ -24,19 +24,26 @@ import datetime as dt
 import hashlib
 import json
 import math
+import typing
 from typing import Any, Literal, Self
 
 from foundation.catalogue import SERIES, SIGNALS, UnknownSeriesError
 
 __all__ = [
+    "DEAD_LETTER_PAYLOAD_CHARS",
+    "FUTURE_SLACK_DAYS",
+    "MAX_RECORD_BYTES",
+    "REASONS",
     "SCHEMA_VERSION",
     "SEVERITIES",
     "Alert",
     "DeadLetter",
     "Print",
+    "Reason",
     "RecordError",
     "Severity",
     "Signal",
+    "check_size",
 ]
 
 SCHEMA_VERSION = 1
@@ -47,17 +54,53 @@ SEVERITIES: tuple[Severity, ...] = ("info", "warning", "critical")
 
 Reason = Literal[
     "not_json", "schema_version", "missing_field", "bad_field", "unknown_series", "unknown_signal",
-    "not_finite", "out_of_range", "unit_mismatch",
+    "not_finite", "out_of_range", "unit_mismatch", "too_large", "future_date",
 ]  # fmt: skip
+#: Every reason a record can be refused for: the values of the dead-letter metric's ``reason`` label,
+#: a fixed set so that no input can add a time series.
+REASONS: tuple[Reason, ...] = typing.get_args(Reason)
+
+#: Default size limit of one message (``PLUMBLINE_MAX_RECORD_BYTES``). A print is about 300 bytes and
+#: a signal about 500; a message a hundred times larger is garbage or an attack, refused before parsing.
+MAX_RECORD_BYTES = 64 * 1024
+#: How much of a refused payload a dead-letter record keeps: enough to see what it was.
+DEAD_LETTER_PAYLOAD_CHARS = 4096
+#: An observation date may be this many days after today (UTC): a print dated tomorrow in UTC is
+#: today somewhere (Asia-Pacific sources); anything later was not observed yet.
+FUTURE_SLACK_DAYS = 1
 
 
 class RecordError(ValueError):
     """A payload that is not a valid record. ``reason`` is one of a fixed set (a metric label)."""
 
+    #: Longer messages are cut: they quote the sender's strings, and they are logged and dead-lettered.
+    MAX_MESSAGE_CHARS = 300
+
     def __init__(self, reason: Reason, message: str) -> None:
+        if len(message) > self.MAX_MESSAGE_CHARS:
+            message = message[: self.MAX_MESSAGE_CHARS - 3] + "..."
         super().__init__(f"{reason}: {message}")
         self.reason: Reason = reason
         self.message = message
+
+
+def check_size(payload: bytes | str, max_bytes: int = MAX_RECORD_BYTES) -> None:
+    """Refuse a message over ``max_bytes`` before it is parsed (a huge JSON document costs memory).
+
+    >>> check_size(b"x" * 70_000)
+    Traceback (most recent call last):
+    ...
+    foundation.records.RecordError: too_large: message of 70000 bytes is over the limit of 65536 bytes
+    """
+    size = len(payload.encode() if isinstance(payload, str) else payload)
+    if size > max_bytes:
+        raise RecordError("too_large", f"message of {size} bytes is over the limit of {max_bytes} bytes")
+
+
+def _not_in_future(day: dt.date, what: str, today: dt.date | None) -> None:
+    today = dt.datetime.now(dt.UTC).date() if today is None else today
+    if day > today + dt.timedelta(days=FUTURE_SLACK_DAYS):
+        raise RecordError("future_date", f"{what}: observation date {day} is after today ({today} UTC)")
 
 
 def _parse_object(payload: bytes | str | dict[str, Any]) -> dict[str, Any]:
@@ -155,8 +198,11 @@ class Print(_Record):
         """The idempotency key: one series, one observation date (revisions share it)."""
         return f"{self.series_id}@{self.observation_date.isoformat()}"
 
-    def validate(self) -> Self:
-        """Check the print against the catalogue; raise :class:`RecordError` if it does not fit."""
+    def validate(self, today: dt.date | None = None) -> Self:
+        """Check the print against the catalogue; raise :class:`RecordError` if it does not fit.
+
+        ``today`` (default: the UTC date now) bounds the observation date: history is in the past.
+        """
         spec = SERIES.get(self.series_id)
         if spec is None:
             raise RecordError("unknown_series", str(UnknownSeriesError(self.series_id)))
@@ -176,6 +222,7 @@ class Print(_Record):
             )
         if self.vintage < 1:
             raise RecordError("bad_field", f"vintage must be >= 1, got {self.vintage}")
+        _not_in_future(self.observation_date, self.series_id, today)
         return self
 
     @classmethod
@@ -213,8 +260,8 @@ class Signal(_Record):
         data = _parse_object(payload)
         signal_id = _field(data, "signal_id", str)
         if signal_id not in SIGNALS:
-            raise RecordError("unknown_signal", f"unknown signal {signal_id!r}")
-        return cls(
+            raise RecordError("unknown_signal", f"unknown signal {signal_id[:64]!r}")
+        record = cls(
             signal_id=signal_id,
             observation_date=_date(data, "observation_date"),
             value=_field(data, "value", float),
@@ -223,6 +270,13 @@ class Signal(_Record):
             published_at=_timestamp(data, "published_at"),
             replay=bool(data.get("replay", False)),
         )
+        if record.unit != SIGNALS[signal_id].unit:
+            raise RecordError(
+                "unit_mismatch",
+                f"{signal_id}: unit {record.unit[:64]!r}, the catalogue says {SIGNALS[signal_id].unit!r}",
+            )
+        _not_in_future(record.observation_date, signal_id, None)
+        return record
 
 
 @dataclasses.dataclass(frozen=True)
@@ -273,10 +327,39 @@ class Alert(_Record):
 
 @dataclasses.dataclass(frozen=True)
 class DeadLetter(_Record):
-    """A record that could not be processed, with the reason, kept verbatim for inspection."""
+    """A record that could not be processed, with the reason, kept verbatim for inspection.
+
+    ``payload`` holds at most :data:`DEAD_LETTER_PAYLOAD_CHARS` characters of what was received;
+    ``payload_bytes`` is the size received and ``truncated`` says whether ``payload`` is all of it
+    (a dead-letter topic must not become a copy of every oversized message).
+    """
 
     topic: str
     reason: str
     error: str
     payload: str
     received_at: dt.datetime
+    payload_bytes: int = 0
+    truncated: bool = False
+
+    @classmethod
+    def of(cls, topic: str, payload: bytes, error: RecordError, received_at: dt.datetime) -> DeadLetter:
+        """The dead letter of ``payload`` from ``topic`` refused with ``error``, payload truncated.
+
+        >>> error = RecordError("too_large", "big")
+        >>> letter = DeadLetter.of("t", b"x" * 70_000, error, dt.datetime.now(dt.UTC))
+        >>> len(letter.payload), letter.payload_bytes, letter.truncated
+        (4096, 70000, True)
+        """
+        head = payload[: DEAD_LETTER_PAYLOAD_CHARS * 4]  # a UTF-8 character is at most 4 bytes
+        decoded = head.decode("utf-8", errors="replace")
+        text = decoded[:DEAD_LETTER_PAYLOAD_CHARS]
+        return cls(
+            topic=topic,
+            reason=error.reason,
+            error=error.message,
+            payload=text,
+            received_at=received_at,
+            payload_bytes=len(payload),
+            truncated=len(head) < len(payload) or len(decoded) > len(text),
+        )

@@ -29,7 +29,7 @@ from foundation.kafka_security import SASL_MECHANISMS, SECURITY_PROTOCOLS, ssl_c
 __all__ = ["Settings", "SettingsError", "load_settings"]
 
 ENV_PREFIX = "PLUMBLINE_"
-_SECRET_FIELDS = frozenset({"fred_api_key", "kafka_ssl_key_password", "kafka_sasl_password"})
+_SECRET_FIELDS = frozenset({"fred_api_key", "kafka_ssl_key_password", "kafka_sasl_password", "webhook_token"})
 # Each secret can instead be read from a file named by PLUMBLINE_<SECRET>_FILE: the convention of
 # Kubernetes secret volumes and docker secrets, so the value is in no environment and no process list.
 _SECRET_FILES = {name: name + "_file" for name in sorted(_SECRET_FIELDS)}
@@ -94,6 +94,8 @@ class Settings:
     # batch. A batch closes at this many messages, or this long after its first (the added latency).
     batch_max_messages: int = 1000
     batch_max_wait_seconds: float = 0.05
+    # A starting worker waits this long for the broker before one line and exit 1 (a supervisor restarts it).
+    broker_wait_seconds: float = 30.0
     # Optional TOML file choosing detectors per signal (streams/config.py); defaults: detectors/defaults.py.
     detectors_file: Path | None = None
     # Where this worker keeps its per-partition state checkpoints (default: <state_dir>/checkpoints).
@@ -103,6 +105,14 @@ class Settings:
     # Secrets (masked by `plumbline config`).
     fred_api_key: str | None = None
     fred_api_key_file: Path | None = None
+    # Bearer token the webhook receiver demands (401 without it); `plumbline stack up` hands it to
+    # Alertmanager in a credentials file. Unset: the receiver, on loopback, accepts any request.
+    webhook_token: str | None = None
+    webhook_token_file: Path | None = None
+
+    # Messages larger than this are dead-lettered (reason too_large) before they are parsed. A print
+    # is about 300 bytes, a signal about 500.
+    max_record_bytes: int = 64 * 1024
 
     # Kafka security (foundation/kafka_security.py maps these onto each client; docs/security.md).
     # PLAINTEXT is what the embedded broker speaks; a managed Kafka wants SSL or SASL_SSL.
@@ -161,10 +171,14 @@ class Settings:
             port = getattr(self, name)
             if not 1 <= port <= 65535:
                 raise SettingsError(f"{_env_name(name)}: {port} is not a TCP port (1-65535)")
+        if not 1024 <= self.max_record_bytes <= 16 * 1024 * 1024:
+            raise SettingsError(f"{_env_name('max_record_bytes')}: must be in [1024, 16777216] bytes")
         if self.batch_max_messages < 1:
             raise SettingsError(f"{_env_name('batch_max_messages')}: must be at least 1")
         if not 0 < self.batch_max_wait_seconds <= 5:
             raise SettingsError(f"{_env_name('batch_max_wait_seconds')}: must be in (0, 5]")
+        if not 0 <= self.broker_wait_seconds <= 3600:
+            raise SettingsError(f"{_env_name('broker_wait_seconds')}: must be in [0, 3600]")
         if self.topic_partitions < 1:
             raise SettingsError(f"{_env_name('topic_partitions')}: must be at least 1")
         if not 0 < self.heartbeat_interval_seconds < self.session_timeout_seconds:

@@ -3,29 +3,54 @@
 Each POST body (Alertmanager's webhook JSON, version 4) is appended as one JSON line to the output
 file, with the receiving path and time, so tests and `plumbline alerts` can read exactly what
 Alertmanager delivered. Run it as ``python -m plumbline.webhook --port P --out FILE``.
+
+With a token (``PLUMBLINE_WEBHOOK_TOKEN`` or ``PLUMBLINE_WEBHOOK_TOKEN_FILE``), a POST without
+``Authorization: Bearer <token>`` is answered 401 and recorded nowhere; `plumbline stack up` gives
+Alertmanager the token in a credentials file. The health check (GET) needs no token.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import hmac
 import json
+import sys
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-__all__ = ["iter_alerts", "read_notifications", "serve"]
+__all__ = ["iter_alerts", "make_server", "read_notifications", "serve"]
 
 _MAX_BODY_BYTES = 4 * 1024 * 1024
 
 
-def _handler(out: Path, lock: threading.Lock) -> type[BaseHTTPRequestHandler]:
+def _authorized(header: str | None, token: str | None) -> bool:
+    """Whether an ``Authorization`` header carries ``token`` (no token set: every request is)."""
+    if token is None:
+        return True
+    scheme, _, given = (header or "").partition(" ")
+    # compare_digest takes as long whatever prefix matches, so timing does not reveal the token.
+    return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token.encode())
+
+
+def _handler(out: Path, lock: threading.Lock, token: str | None) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            if length > _MAX_BODY_BYTES:
+            if not _authorized(self.headers.get("Authorization"), token):
+                self.send_response(401)
+                self.send_header("WWW-Authenticate", 'Bearer realm="plumbline"')
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            try:
+                length = int(self.headers.get("Content-Length") or 0)
+            except ValueError:
+                self.send_error(400, "bad Content-Length")
+                return
+            if not 0 <= length <= _MAX_BODY_BYTES:
                 self.send_error(413, "body too large")
                 return
             body = self.rfile.read(length)
@@ -56,11 +81,16 @@ def _handler(out: Path, lock: threading.Lock) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-def serve(host: str, port: int, out: Path) -> None:
-    """Serve until interrupted."""
+def make_server(host: str, port: int, out: Path, token: str | None = None) -> ThreadingHTTPServer:
+    """A receiver bound to ``host:port`` recording into ``out``; ``token``: the bearer token it demands."""
     out.parent.mkdir(parents=True, exist_ok=True)
     out.touch()
-    server = ThreadingHTTPServer((host, port), _handler(out, threading.Lock()))
+    return ThreadingHTTPServer((host, port), _handler(out, threading.Lock(), token or None))
+
+
+def serve(host: str, port: int, out: Path, token: str | None = None) -> None:
+    """Serve until interrupted."""
+    server = make_server(host, port, out, token)
     try:
         server.serve_forever()
     finally:
@@ -101,7 +131,15 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
-    serve(args.host, args.port, args.out)
+    from foundation.settings import SettingsError, load_settings
+
+    try:
+        # The token is a secret: from the environment or its file, never the command line (ps shows it).
+        token = load_settings().webhook_token
+    except SettingsError as exc:
+        print(f"plumbline webhook: bad setting: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    serve(args.host, args.port, args.out, token)
 
 
 if __name__ == "__main__":

@@ -47,14 +47,8 @@ RETAIN_DAYS = 400
 
 
 def dead_letter(topic: str, payload: bytes, error: RecordError) -> DeadLetter:
-    """A dead-letter record for ``payload`` from ``topic`` that failed with ``error``."""
-    return DeadLetter(
-        topic=topic,
-        reason=error.reason,
-        error=error.message,
-        payload=payload.decode("utf-8", errors="replace")[:4096],
-        received_at=dt.datetime.now(dt.UTC),
-    )
+    """A dead-letter record for ``payload`` from ``topic`` that failed with ``error`` (payload truncated)."""
+    return DeadLetter.of(topic, payload, error, dt.datetime.now(dt.UTC))
 
 
 @dataclasses.dataclass
