@@ -10,6 +10,10 @@ A value equal to *any* earlier vintage counts as a repeat, not only the latest: 
 (FRED can serve the pre-revision value for hours after the NY Fed revised it), and re-importing an
 old history file must not make a print flip back and forth.
 
+A write that fails (a full disk, a read-only file or volume, a write lock held elsewhere, an I/O
+error) raises :class:`ArchiveWriteError`, one line naming the file and the cause, after rolling the
+whole transaction back: the archive is left as it was, and the caller produces nothing of it.
+
 >>> import datetime as dt
 >>> from foundation.records import Print
 >>> archive = Archive(":memory:")
@@ -25,9 +29,12 @@ old history file must not make a print flip back and forth.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
+import errno
 import hashlib
+import os
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
@@ -38,7 +45,25 @@ from connectors.base import canonical_value
 from foundation.records import DeadLetter, Print
 from foundation.settings import Settings
 
-__all__ = ["Archive", "ArchivedDeadLetter", "Stored", "default_archive_path"]
+__all__ = [
+    "ARCHIVE_ERROR_REASONS",
+    "Archive",
+    "ArchiveWriteError",
+    "ArchivedDeadLetter",
+    "Stored",
+    "default_archive_path",
+]
+
+#: Why a write to the archive failed (the ``reason`` label of ``plumbline_connector_archive_errors``):
+#: ``disk_full`` (SQLITE_FULL, no space left), ``read_only`` (the file or its volume refuses writes),
+#: ``locked`` (another process held the write lock past the timeout), ``io_error`` (anything else).
+ARCHIVE_ERROR_REASONS = ("disk_full", "read_only", "locked", "io_error")
+_EXPLAINED = {
+    "disk_full": "the disk is full",
+    "read_only": "the file or its volume is read-only",
+    "locked": "another process holds its write lock",
+    "io_error": "the write failed",
+}
 
 _SCHEMA_VERSION = 1
 _SCHEMA = """
@@ -73,6 +98,61 @@ _PRINT_COLUMNS = "series_id, observation_date, vintage, value, unit, source, pub
 _SELECT_KEY = (
     f"SELECT {_PRINT_COLUMNS} FROM prints WHERE series_id = ? AND observation_date = ? ORDER BY vintage"
 )
+
+
+class ArchiveWriteError(RuntimeError):
+    """A write to the archive failed and was rolled back; ``reason`` is one of :data:`ARCHIVE_ERROR_REASONS`.
+
+    >>> str(ArchiveWriteError("/state/archive.sqlite3", "disk_full", "database or disk is full"))
+    'archive /state/archive.sqlite3 cannot be written: the disk is full (database or disk is full)'
+    """
+
+    def __init__(self, path: str | Path, reason: str, detail: str) -> None:
+        self.path = str(path)
+        self.reason = reason
+        self.detail = " ".join(detail.split())
+        super().__init__(f"archive {self.path} cannot be written: {_EXPLAINED[reason]} ({self.detail})")
+
+
+def _diagnose(path: str | Path, exc: BaseException) -> str:
+    """Which of :data:`ARCHIVE_ERROR_REASONS` ``exc`` (from SQLite or the OS) stands for.
+
+    SQLite names a full disk (``SQLITE_FULL``), a read-only database and a held lock, but reports a
+    write the operating system refused, or a file it could not open, only as an I/O error: for those
+    the file system is asked (read-only mount, files that refuse to open for writing, no free space).
+    """
+    if isinstance(exc, OSError):
+        if exc.errno == errno.ENOSPC:
+            return "disk_full"
+        return "read_only" if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM) else "io_error"
+    name = getattr(exc, "sqlite_errorname", "") or ""
+    if name == "SQLITE_FULL":
+        return "disk_full"
+    if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
+        return "locked"
+    if name.startswith("SQLITE_READONLY"):
+        return "read_only"
+    if str(path) == ":memory:":
+        return "io_error"
+    file = Path(path)
+    try:
+        volume = os.statvfs(file.parent)
+    except OSError:
+        return "io_error"
+    if volume.f_flag & os.ST_RDONLY:
+        return "read_only"
+    for candidate in (file, Path(f"{file}-wal")):
+        try:
+            os.close(os.open(candidate, os.O_WRONLY))
+        except FileNotFoundError:
+            continue
+        except OSError as refused:
+            if refused.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+                return "read_only"
+    # Reserved blocks keep root writing on a "full" ext4: count what anyone may use, with a margin.
+    if volume.f_bavail * volume.f_frsize < 64 * 1024:
+        return "disk_full"
+    return "io_error"
 
 
 def default_archive_path(settings: Settings) -> Path:
@@ -118,18 +198,27 @@ class Archive:
     """The SQLite print archive (``":memory:"`` for tests). Not shared between threads."""
 
     def __init__(self, path: str | Path) -> None:
+        """Open (or create) the archive; :class:`ArchiveWriteError` if it cannot be written."""
         self.path = path
-        if str(path) != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        # Autocommit mode: every write below opens its own explicit transaction.
-        self._db = sqlite3.connect(str(path), isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")  # an acknowledged store survives a power cut
-        self._db.executescript(_SCHEMA)
-        row = self._db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-        if row is None:
-            self._db.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(_SCHEMA_VERSION),))
-        elif int(row[0]) != _SCHEMA_VERSION:
+        try:
+            if str(path) != ":memory:":
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            # Autocommit mode: every write below opens its own explicit transaction.
+            self._db = sqlite3.connect(str(path), isolation_level=None)
+        except (OSError, sqlite3.OperationalError) as exc:
+            raise ArchiveWriteError(path, _diagnose(path, exc), _detail(exc)) from None
+        try:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")  # an acknowledged store survives a power cut
+            self._db.executescript(_SCHEMA)
+            row = self._db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+            if row is None:
+                self._db.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(_SCHEMA_VERSION),))
+        except sqlite3.OperationalError as exc:
+            self._db.close()
+            raise ArchiveWriteError(path, _diagnose(path, exc), _detail(exc)) from None
+        if row is not None and int(row[0]) != _SCHEMA_VERSION:
+            self._db.close()
             raise RuntimeError(
                 f"{path}: archive schema version {row[0]}, this plumbline reads {_SCHEMA_VERSION}"
             )
@@ -317,17 +406,51 @@ class Archive:
             )
 
     def _transaction(self) -> _Transaction:
-        return _Transaction(self._db)
+        return _Transaction(self._db, self.path)
+
+
+def _detail(exc: BaseException) -> str:
+    if isinstance(exc, OSError):
+        return f"{exc.strerror or exc}: {exc.filename}" if exc.filename else str(exc.strerror or exc)
+    return str(exc)
 
 
 class _Transaction:
-    def __init__(self, db: sqlite3.Connection) -> None:
+    """``BEGIN IMMEDIATE`` .. ``COMMIT``, or a rollback; a failed write becomes :class:`ArchiveWriteError`.
+
+    On a full disk or an I/O error SQLite may already have rolled the transaction back itself (then
+    a ``ROLLBACK`` would fail and hide the cause); a failed ``COMMIT`` leaves it open. Either way the
+    connection ends outside any transaction, ready for the next write.
+    """
+
+    def __init__(self, db: sqlite3.Connection, path: str | Path) -> None:
         self._db = db
+        self._path = path
 
     def __enter__(self) -> None:
-        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            raise self._failed(exc) from None
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        self._db.execute("ROLLBACK" if exc_type else "COMMIT")
+        if exc is None:
+            try:
+                self._db.execute("COMMIT")
+            except sqlite3.OperationalError as failed:
+                self._rollback()
+                raise self._failed(failed) from None
+            return
+        self._rollback()
+        if isinstance(exc, sqlite3.OperationalError):
+            raise self._failed(exc) from None
+
+    def _rollback(self) -> None:
+        if self._db.in_transaction:
+            with contextlib.suppress(sqlite3.Error):  # nothing was committed either way
+                self._db.execute("ROLLBACK")
+
+    def _failed(self, exc: sqlite3.OperationalError) -> ArchiveWriteError:
+        return ArchiveWriteError(self._path, _diagnose(self._path, exc), _detail(exc))

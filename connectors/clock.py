@@ -7,6 +7,9 @@ polling runs in milliseconds and a 429 with ``Retry-After: 120`` costs no wall-c
 >>> clock.sleep(90.0)
 >>> clock.now().isoformat(), clock.monotonic(), clock.slept_seconds
 ('2019-09-18T12:00:30+00:00', 90.0, [90.0])
+>>> clock.step(-3600.0)   # the wall clock is set back an hour; monotonic time goes on
+>>> clock.now().isoformat(), clock.monotonic()
+('2019-09-18T11:00:30+00:00', 90.0)
 """
 
 from __future__ import annotations
@@ -83,3 +86,8 @@ class ManualClock:
         if seconds > 0:
             self._now += dt.timedelta(seconds=seconds)
             self._elapsed_seconds += seconds
+
+    def step(self, seconds: float) -> None:
+        """Step the wall clock alone by ``seconds`` (negative: backwards), as NTP or an operator does;
+        the monotonic counter does not move."""
+        self._now += dt.timedelta(seconds=seconds)

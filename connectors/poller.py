@@ -8,7 +8,10 @@ For each route the poller keeps one next-poll time, derived from the catalogue (
   (then it is a gap: a market close such as Good Friday, reported once);
 * otherwise sleep until the next publication time (or the NY Fed same-day revision check at 15:00);
 * a failed poll (after the HTTP client's own retries) backs off exponentially, or waits out the
-  source's ``Retry-After``; a payload that cannot be parsed is kept as a dead letter.
+  source's ``Retry-After``; a payload that cannot be parsed is kept as a dead letter;
+* a poll whose prints cannot be archived (full disk, read-only volume) produces nothing, is logged
+  as one error line and is tried again after ``retry_seconds`` (no backoff: the source is fine, and
+  the same prints are fetched again).
 
 Each poll asks for the last ``lookback_days`` (and everything since the newest archived print, up to
 a year), so late prints and revisions are picked up; the archive turns repeats into no-ops.
@@ -27,7 +30,7 @@ import logging
 import threading
 from collections.abc import Iterable
 
-from connectors.archive import Archive
+from connectors.archive import Archive, ArchiveWriteError
 from connectors.base import dead_letter
 from connectors.clock import Clock
 from connectors.httpclient import PayloadError, RateLimited, SourceError
@@ -47,6 +50,8 @@ log = logging.getLogger(__name__)
 _MAX_CATCH_UP_DAYS = 366
 # With nothing due, wake at least this often to re-send prints a down broker left pending.
 _IDLE_WAKE_SECONDS = 60.0
+# The wall clock moving back by more than this (against the monotonic clock) re-plans every route.
+_CLOCK_STEP_SECONDS = 5.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -113,6 +118,7 @@ class Poller:
         self.stop_event = stop or threading.Event()
         self.telemetry = telemetry or ConnectorTelemetry()
         now = clock.now()
+        self._clock_mark = (now, clock.monotonic())
         # On start every route polls once: that catches up whatever was published while we were down.
         self.tasks = [_Task(route, now) for route in (routes if routes is not None else sources.routes_for())]
         self.history: list[PollRecord] = []
@@ -135,7 +141,7 @@ class Poller:
         last_flush = self.clock.monotonic()
         while not self.stop_event.is_set():
             self.telemetry.tick()
-            now = self.clock.now()
+            now = self._now()
             if until is not None and now >= until:
                 break
             for task in sorted((t for t in self.tasks if t.next_at <= now), key=lambda t: t.next_at):
@@ -151,6 +157,33 @@ class Poller:
             wait_seconds = (wake - self.clock.now()).total_seconds()
             self.clock.sleep(min(max(wait_seconds, 0.0), _IDLE_WAKE_SECONDS))
         return self.history[start_count:]
+
+    def _now(self) -> dt.datetime:
+        """The wall clock, re-planning every route if it was set back since the last look.
+
+        Poll times are wall-clock moments (releases): a wall clock set back (NTP, an operator) would
+        leave them in its future and stall every route for as long as the step.
+        """
+        now, monotonic = self.clock.now(), self.clock.monotonic()
+        last_wall, last_monotonic = self._clock_mark
+        stepped = (now - last_wall).total_seconds() - (monotonic - last_monotonic)
+        if stepped < -_CLOCK_STEP_SECONDS:
+            self._clock_stepped_back(now, stepped)
+        self._clock_mark = (now, monotonic)
+        return now
+
+    def _clock_stepped_back(self, now: dt.datetime, seconds: float) -> None:
+        """Re-plan after the wall clock moved back ``seconds`` (< 0): releases from the new time; a
+        route backing off keeps the rest of its wait."""
+        log.warning(
+            f"wall clock moved back {-seconds:.0f} s: poll times re-planned from {now:%Y-%m-%d %H:%M} UTC"
+        )
+        for task in self.tasks:
+            if task.failures:
+                task.next_at += dt.timedelta(seconds=seconds)
+            else:
+                self._reschedule(task, now, quiet=True)
+            self._scheduled(task)
 
     def plan(self, now: dt.datetime) -> list[tuple[Route, dt.datetime]]:
         """When each route would next be polled, judged at ``now`` (``plumbline connectors schedule``)."""
@@ -180,7 +213,10 @@ class Poller:
             )
         except PayloadError as exc:
             letter = dead_letter(exc.source, exc.reason, f"{route.name}: {exc.detail}", exc.payload, now)
-            report = self.publisher.ingest_dead_letters([letter])
+            try:
+                report = self.publisher.ingest_dead_letters([letter])
+            except ArchiveWriteError as failed:
+                return self._archive_failed(task, now, failed)
             task.failures += 1
             task.next_at = now + self._backoff(task)
             return self._record(task, now, f"unreadable response, dead-lettered ({exc})", exc.outcome, report)
@@ -195,10 +231,19 @@ class Poller:
             if note not in self._notes_seen:
                 self._notes_seen.add(note)
                 log.warning(note, extra={"route": route.name})
-        report = self.publisher.ingest(result, known_at=now)
+        try:
+            report = self.publisher.ingest(result, known_at=now)
+        except ArchiveWriteError as exc:
+            return self._archive_failed(task, now, exc)
         self._reschedule(task, now)
         status = "ok" if report.new or report.revised else "no_new_data"
         return self._record(task, now, "ok", status, report)
+
+    def _archive_failed(self, task: _Task, now: dt.datetime, exc: ArchiveWriteError) -> PollRecord:
+        task.next_at = now + dt.timedelta(seconds=self.policy.retry_seconds)
+        when = f"{task.next_at:%Y-%m-%d %H:%M} UTC"
+        outcome = f"archive write failed, nothing produced, next poll {when} ({exc})"
+        return self._record(task, now, outcome, "archive_error", level=logging.ERROR)
 
     def _window(self, route: Route, now: dt.datetime) -> tuple[dt.date, dt.date]:
         today = now.astimezone(NEW_YORK).date()
@@ -239,7 +284,14 @@ class Poller:
         )
 
     def _record(
-        self, task: _Task, now: dt.datetime, outcome: str, status: str, report: IngestReport | None = None
+        self,
+        task: _Task,
+        now: dt.datetime,
+        outcome: str,
+        status: str,
+        report: IngestReport | None = None,
+        *,
+        level: int | None = None,
     ) -> PollRecord:
         route = task.route
         source = self.sources.source_of(route)
@@ -249,7 +301,7 @@ class Poller:
         self._scheduled(task)
         detail = f": {report.summary()}" if report is not None and outcome == "ok" else ""
         log.log(
-            logging.INFO if outcome == "ok" else logging.WARNING,
+            level or (logging.INFO if outcome == "ok" else logging.WARNING),
             f"{route.name} {outcome}{detail}",
             extra={"route": route.name, "source": source, "outcome": status, "poll_at": now.isoformat()},
         )

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import signal
 import threading
 from collections.abc import Iterable, Iterator
@@ -28,7 +29,7 @@ import httpx
 from connectors.archive import Archive, default_archive_path
 from connectors.clock import SystemClock
 from connectors.poller import Poller, PollPolicy, PollRecord
-from connectors.publisher import Publisher, kafka_producer_factory
+from connectors.publisher import Publisher, kafka_producer_factory, prints_topic_id
 from connectors.schedule import latest_due
 from connectors.sources import Route, SourceSet, http_client
 from connectors.telemetry import ConnectorTelemetry, archive_writable
@@ -121,7 +122,14 @@ class ConnectorService:
         return False, f"poll loop stuck: no progress for {age:.0f} s (limit {limit:.0f} s)"
 
     def readiness(self) -> tuple[bool, str]:
-        """Ready while the archive can be written (prints are archived before anything else)."""
+        """Ready while the archive can be written (prints are archived before anything else).
+
+        Not ready from a failed archive write (a full disk takes no write lock to notice, so the
+        probe alone would miss it) until a later write succeeds, nor while the probe fails.
+        """
+        failure = self.telemetry.archive_failure()
+        if failure is not None:
+            return False, f"the last archive write failed: {failure}"
         return archive_writable(self.archive_path)
 
     def schedule(self, at: dt.datetime | None = None) -> list[ScheduleEntry]:
@@ -166,7 +174,9 @@ class ConnectorService:
     def _poller(self) -> Iterator[Poller]:
         with Archive.open(self.settings) as archive:
             factory = kafka_producer_factory(self.settings) if self.produce else None
-            publisher = Publisher(archive, factory, telemetry=self.telemetry)
+            # The prints topic's id reveals a broker that lost its data: the publisher re-sends the archive.
+            topic_id = functools.partial(prints_topic_id, self.settings) if self.produce else None
+            publisher = Publisher(archive, factory, telemetry=self.telemetry, topic_id=topic_id)
             try:
                 yield Poller(
                     self.sources, publisher, self.clock, routes=self.routes,

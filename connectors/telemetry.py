@@ -5,7 +5,8 @@ answer, a row archived, a produce error); :class:`ConnectorTelemetry` keeps coun
 state behind one lock and hands out a consistent :meth:`~ConnectorTelemetry.snapshot`. Connectors
 stay free of Prometheus: ``plumbline/connector_metrics.py`` turns snapshots into metric families on
 its own registry (names: docs/connectors.md), and answers the liveness and readiness probes from
-:meth:`~ConnectorTelemetry.heartbeat_age_seconds` and :func:`archive_writable`.
+:meth:`~ConnectorTelemetry.heartbeat_age_seconds`, :meth:`~ConnectorTelemetry.archive_failure` (the
+last archive write failed) and :func:`archive_writable`.
 
 Label values come from fixed lists only: route and source names from the routing table, series
 from the catalogue, outcomes from :data:`POLL_OUTCOMES`, HTTP status codes as three digits.
@@ -46,14 +47,20 @@ __all__ = [
 #: answered but everything was already archived; ``http_error``: 4xx/5xx after the client's
 #: retries; ``timeout``: every attempt timed out; ``unreachable``: the host could not be reached;
 #: ``rate_limited``: a Retry-After longer than the client waits; ``parse_error``: an unreadable
-#: response (dead-lettered).
-POLL_OUTCOMES = ("ok", "no_new_data", "http_error", "timeout", "unreachable", "rate_limited", "parse_error")
+#: response (dead-lettered); ``archive_error``: the source answered but the archive could not be
+#: written, so nothing of the poll was produced (neither a success nor a source failure).
+POLL_OUTCOMES = (
+    "ok", "no_new_data", "http_error", "timeout", "unreachable", "rate_limited", "parse_error",
+    "archive_error",
+)  # fmt: skip
 #: Why an HTTP attempt got no status code at all.
 HTTP_FAILURES = ("timeout", "connection")
 #: Where producing failed: creating the producer (broker unreachable) or sending / acknowledging.
 PRODUCER_ERROR_STAGES = ("connect", "send")
 #: Poll outcomes that count as the source answering.
 _SUCCESS = frozenset({"ok", "no_new_data"})
+#: Poll outcomes that say nothing about the source (it answered; the failure was ours).
+_NEUTRAL = frozenset({"archive_error"})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,6 +79,8 @@ class TelemetrySnapshot:
     archived_dead_letters: Mapping[tuple[str, str], int]
     produced: Mapping[str, int]
     producer_errors: Mapping[str, int]
+    archive_errors: Mapping[str, int]
+    archive_failure: str | None
     backlog: Mapping[str, int] | None
     heartbeat: float | None
 
@@ -93,6 +102,8 @@ class ConnectorTelemetry:
         self._archived_dead_letters: Counter[tuple[str, str]] = Counter()
         self._produced: Counter[str] = Counter()
         self._producer_errors: Counter[str] = Counter()
+        self._archive_errors: Counter[str] = Counter()
+        self._archive_failure: str | None = None
         self._backlog: dict[str, int] | None = None
         self._heartbeat: float | None = None
         self._heartbeat_monotonic: float | None = None
@@ -121,7 +132,7 @@ class ConnectorTelemetry:
                 self._failed_in_a_row[key] = 0
                 for series_id in series:
                     self._last_success[series_id] = when
-            else:
+            elif outcome not in _NEUTRAL:
                 self._failed_in_a_row[key] = self._failed_in_a_row.get(key, 0) + 1
 
     def next_poll_scheduled(self, source: str, route: str, at: float) -> None:
@@ -181,6 +192,25 @@ class ConnectorTelemetry:
         with self._lock:
             self._producer_errors[stage] += 1
 
+    def archive_error(self, reason: str, detail: str) -> None:
+        """A write to the archive failed (``reason`` from ``connectors.archive.ARCHIVE_ERROR_REASONS``).
+
+        ``detail`` (one line) is what the readiness probe answers until a later write succeeds.
+        """
+        with self._lock:
+            self._archive_errors[reason] += 1
+            self._archive_failure = detail
+
+    def archive_written(self) -> None:
+        """Rows were written to the archive: whatever failed before works again."""
+        with self._lock:
+            self._archive_failure = None
+
+    def archive_failure(self) -> str | None:
+        """Why the last write to the archive failed, while no write has succeeded since."""
+        with self._lock:
+            return self._archive_failure
+
     def backlog_now(self, prints: int, dead_letters: int) -> None:
         """Archived records still awaiting the broker's acknowledgement."""
         with self._lock:
@@ -204,6 +234,8 @@ class ConnectorTelemetry:
                 archived_dead_letters=dict(self._archived_dead_letters),
                 produced=dict(self._produced),
                 producer_errors=dict(self._producer_errors),
+                archive_errors=dict(self._archive_errors),
+                archive_failure=self._archive_failure,
                 backlog=None if self._backlog is None else dict(self._backlog),
                 heartbeat=self._heartbeat,
             )

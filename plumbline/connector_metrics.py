@@ -11,7 +11,8 @@ poller starts, so ``increase()`` sees the first failure.
 
 * ``/metrics``: the exposition (text format 0.0.4);
 * ``/livez``: 200 while the poll loop made progress recently (``ConnectorService.liveness``), else 503;
-* ``/readyz``: 200 while the archive can be written (``ConnectorService.readiness``), else 503.
+* ``/readyz``: 200 while the archive can be written (``ConnectorService.readiness``), else 503
+  (also from a failed archive write until a later one succeeds).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.registry import Collector
 
+from connectors.archive import ARCHIVE_ERROR_REASONS
 from connectors.telemetry import (
     HTTP_FAILURES,
     POLL_OUTCOMES,
@@ -45,7 +47,7 @@ BUILD_INFO = MetricSpec("plumbline_build_info", "plumbline version of this proce
 POLLS = MetricSpec(
     "plumbline_connector_polls",
     "Polls of each route by outcome (ok, no_new_data, http_error, timeout, unreachable, rate_limited, "
-    "parse_error)",
+    "parse_error, archive_error)",
     ("source", "route", "outcome"),
     "counter",
 )
@@ -106,6 +108,17 @@ PRODUCER_ERRORS = MetricSpec(
     ("stage",),
     "counter",
 )
+ARCHIVE_ERRORS = MetricSpec(
+    "plumbline_connector_archive_errors",
+    "Writes to the archive that failed and were rolled back, by reason (disk_full, read_only, locked, "
+    "io_error); nothing of a failed write is produced",
+    ("reason",),
+    "counter",
+)
+ARCHIVE_FAILING = MetricSpec(
+    "plumbline_connector_archive_failing",
+    "1 from a failed archive write until a later write succeeds (then /readyz answers 503), else 0",
+)
 BACKLOG = MetricSpec(
     "plumbline_connector_produce_backlog_records",
     "Archived records awaiting the broker's acknowledgement (absent with --no-produce)",
@@ -120,7 +133,7 @@ HEARTBEAT_TIME = MetricSpec(
 METRICS: tuple[MetricSpec, ...] = (
     BUILD_INFO, POLLS, CONSECUTIVE_FAILED_POLLS, NEXT_POLL_TIME, LAST_SUCCESS_TIME, HTTP_RESPONSES,
     HTTP_FAILURES_SPEC, HTTP_RETRIES, ARCHIVED_PRINTS, ARCHIVED_DEAD_LETTERS, PRODUCED, PRODUCER_ERRORS,
-    BACKLOG, HEARTBEAT_TIME,
+    ARCHIVE_ERRORS, ARCHIVE_FAILING, BACKLOG, HEARTBEAT_TIME,
 )  # fmt: skip
 
 
@@ -179,6 +192,9 @@ class ConnectorCollector(Collector):
             families[PRODUCED].add_metric([record], snap.produced.get(record, 0))
         for stage in PRODUCER_ERROR_STAGES:
             families[PRODUCER_ERRORS].add_metric([stage], snap.producer_errors.get(stage, 0))
+        for reason in ARCHIVE_ERROR_REASONS:
+            families[ARCHIVE_ERRORS].add_metric([reason], snap.archive_errors.get(reason, 0))
+        families[ARCHIVE_FAILING].add_metric([], 0.0 if snap.archive_failure is None else 1.0)
         if snap.backlog is not None:
             for record, count in sorted(snap.backlog.items()):
                 families[BACKLOG].add_metric([record], count)

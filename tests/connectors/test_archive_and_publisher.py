@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from connectors.archive import Archive
+from connectors.archive import Archive, ArchiveWriteError
 from connectors.base import FetchResult, dead_letter, make_print
 from connectors.history import read_history
 from connectors.publisher import Publisher
+from connectors.telemetry import ConnectorTelemetry
 from foundation.records import DeadLetter, Print, RecordError
 
 D17 = dt.date(2019, 9, 17)
@@ -190,3 +191,95 @@ def test_replay_flag_and_bytes_of_a_republished_vintage_are_unchanged(archive: A
     publisher.republish()
     first, second = producer.sent
     assert first.to_json() == second.to_json()
+
+
+def _fill(archive: Archive) -> None:
+    """SQLite's own SQLITE_FULL: the database may not grow by a page (tests/faults fills a real disk)."""
+    pages = archive._db.execute("PRAGMA page_count").fetchone()[0]
+    archive._db.execute(f"PRAGMA max_page_count = {pages}")
+
+
+def _make_room(archive: Archive) -> None:
+    archive._db.execute("PRAGMA max_page_count = 1073741823")
+
+
+def _month() -> list[Print]:
+    return [sofr(2.0 + day / 100, dt.date(2019, 8, day)) for day in range(1, 32)]
+
+
+def _years() -> list[Print]:
+    """Two thousand days: more rows than the archive's last page holds."""
+    return [sofr(2.0, dt.date(2010, 1, 1) + dt.timedelta(days=n)) for n in range(2000)]
+
+
+def test_a_failed_write_is_one_line_stores_nothing_and_the_archive_works_afterwards(tmp_path: Path) -> None:
+    with Archive(tmp_path / "archive.sqlite3") as archive:
+        archive.store(sofr(5.25))
+        _fill(archive)
+        with pytest.raises(ArchiveWriteError) as failed:
+            archive.store_many(_years())
+        assert failed.value.reason == "disk_full"
+        assert str(failed.value) == (
+            f"archive {tmp_path / 'archive.sqlite3'} cannot be written: the disk is full "
+            "(database or disk is full)"
+        )
+        assert archive.total_vintages() == 1 and not archive._db.in_transaction  # all rolled back
+        _make_room(archive)
+        assert len(archive.store_many(_month())) == 31 and archive.total_vintages() == 32
+
+
+def test_an_archive_that_cannot_be_opened_for_writing_says_why(tmp_path: Path) -> None:
+    occupied = tmp_path / "a-file"
+    occupied.write_text("")
+    with pytest.raises(ArchiveWriteError, match="cannot be written: the write failed") as failed:
+        Archive(occupied / "archive.sqlite3")  # its folder is a file
+    assert failed.value.reason == "io_error" and "\n" not in str(failed.value)
+
+
+def test_nothing_is_produced_when_the_archive_cannot_be_written(tmp_path: Path) -> None:
+    telemetry = ConnectorTelemetry()
+    with Archive(tmp_path / "archive.sqlite3") as archive:
+        producer = FakeProducer(archive)
+        said: list[str] = []
+        publisher = Publisher(archive, lambda: producer, say=said.append, telemetry=telemetry)
+        publisher.ingest(FetchResult(prints=[sofr(5.25)]))
+        _fill(archive)
+        with pytest.raises(ArchiveWriteError):
+            publisher.ingest(FetchResult(prints=_years()))
+        assert [p.key for p in producer.sent] == ["SOFR@2019-09-17"]  # nothing of the failed ingest
+        assert said == []  # the poller says it, in its own line
+        snap = telemetry.snapshot()
+        assert snap.archive_errors == {"disk_full": 1} and snap.archive_failure is not None
+        assert "the disk is full" in snap.archive_failure
+        publisher.ingest(FetchResult(prints=[sofr(5.25)]))  # a repeat writes nothing: still failing
+        assert telemetry.archive_failure() is not None
+        _make_room(archive)
+        report = publisher.ingest(FetchResult(prints=_month()))
+        assert (report.new, report.produced) == (31, 31) and telemetry.archive_failure() is None
+        assert len(producer.sent) == len({(p.key, p.vintage) for p in producer.sent}) == 32
+
+
+def test_acknowledged_prints_that_cannot_be_marked_are_not_produced_again(tmp_path: Path) -> None:
+    telemetry = ConnectorTelemetry()
+    with Archive(tmp_path / "archive.sqlite3") as archive:
+        producer = FakeProducer(archive)
+        said: list[str] = []
+        broker_up = False
+
+        def factory() -> FakeProducer:
+            if not broker_up:
+                raise ConnectionError("NoBrokersAvailable")
+            return producer
+
+        publisher = Publisher(archive, factory, say=said.append, telemetry=telemetry)
+        assert publisher.ingest(FetchResult(prints=[sofr(5.25)])).pending == 1
+        archive._db.execute("PRAGMA query_only = ON")  # SQLite refuses every write: SQLITE_READONLY
+        broker_up = True
+        assert publisher.flush_pending() == (1, 0)  # produced, acknowledged, but not marked
+        assert "read-only" in said[-1] and "marked produced at the next flush" in said[-1]
+        assert telemetry.snapshot().archive_errors == {"read_only": 1}
+        assert publisher.flush_pending() == (0, 0)  # still unmarked: not produced a second time
+        archive._db.execute("PRAGMA query_only = OFF")
+        assert publisher.flush_pending() == (0, 0)
+        assert archive.pending() == [] and telemetry.archive_failure() is None
+        assert [p.key for p in producer.sent] == ["SOFR@2019-09-17"]
