@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import socket
 import subprocess
 import sys
@@ -13,7 +14,8 @@ from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 
 from foundation.settings import Settings
 from plumbline import stack
-from tests.conftest import make_settings
+from tests.conftest import REPO_ROOT, make_settings
+from tests.deploy.test_manifests import load_yaml_documents
 
 pytestmark = pytest.mark.broker
 
@@ -97,3 +99,74 @@ def test_cli_stack_status_reports_each_component(tmp_path: Path) -> None:
     assert names == ["broker", "webhook", "alertmanager", "prometheus", "worker"]
     assert "stopped" in result.stdout
     assert result.returncode == 3
+
+
+def test_cli_stack_down_only_stops_the_named_component(broker: Settings) -> None:
+    stack.up(broker, components=["webhook"], say=lambda line: None)
+    env = {name: value for name, value in broker.masked().items() if value}
+    result = subprocess.run(
+        [sys.executable, "-m", "plumbline", "stack", "down", "--only", "webhook"],
+        capture_output=True, text=True, env={**env, "PATH": "/usr/bin:/bin"}, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    running = {row.name for row in stack.status(broker) if row.running}
+    assert running == {"broker"}, f"after `stack down --only webhook` running: {running}"
+    stack.up(broker, components=["webhook"], say=lambda line: None)  # and it starts again alone
+    assert {row.name for row in stack.status(broker) if row.running} == {"broker", "webhook"}
+
+
+_DURATION = re.compile(r"(\d+)(ms|s|m|h|d|w|y)")
+_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400, "y": 365 * 86400}
+
+
+def _seconds(duration: str) -> float:
+    """A Prometheus/Alertmanager duration (``1h30m``, ``7d``) in seconds."""
+    parts = _DURATION.findall(duration)
+    assert parts and "".join(n + u for n, u in parts) == duration, f"not a duration: {duration}"
+    return sum(int(n) * _SECONDS[u] for n, u in parts)
+
+
+def _flag(args: list[str], name: str, default: str) -> str:
+    values = [a.split("=", 1)[1] for a in args if a.startswith(f"--{name}=")]
+    return values[-1] if values else default
+
+
+def _longest_repeat_interval(config_path: Path) -> float:
+    config = load_yaml_documents(config_path.read_text())[0]
+    repeats, routes = [], [config["route"]]
+    while routes:
+        route = routes.pop()
+        repeats.append(_seconds(route.get("repeat_interval", "4h")))
+        routes += route.get("routes", [])
+    return max(repeats)
+
+
+def test_alertmanager_keeps_its_notification_log_across_restarts_and_past_every_repeat_interval(
+    tmp_path: Path,
+) -> None:
+    """A notification log that is lost (not on disk, or expired before the repeat interval) sends
+    again what was already sent: tests/faults/test_monitoring_outages.py shows the duplicate page."""
+    settings = make_settings(tmp_path / "state")
+    local = next(c for c in stack.COMPONENTS if c.name == "alertmanager").argv(settings)
+    k8s_objects = load_yaml_documents((REPO_ROOT / "deploy" / "k8s" / "alertmanager.yaml").read_text())
+    deployment = next(
+        o for o in k8s_objects if o["kind"] == "Deployment" and o["metadata"]["name"] == "alertmanager"
+    )
+    pod = deployment["spec"]["template"]["spec"]
+    production = pod["containers"][0]["args"]
+    deploy = REPO_ROOT / "deploy" / "alertmanager"
+    for args, config in (
+        (local, deploy / "alertmanager.local.yml"),
+        (production, deploy / "alertmanager.yml"),
+    ):
+        retention = _seconds(_flag(args, "data.retention", "120h"))
+        assert retention > _longest_repeat_interval(config), f"{config.name}: --data.retention {retention} s"
+        assert _seconds(_flag(args, "data.maintenance-interval", "15m")) <= 60
+    # Local: under the state directory, which `stack down` and `up` keep.
+    assert _flag(local, "storage.path", "") == str(settings.state_dir / "alertmanager" / "data")
+    # Kubernetes: on a claim of its own, not on the pod's emptyDir.
+    storage = _flag(production, "storage.path", "data/")
+    mount = next(m for m in pod["containers"][0]["volumeMounts"] if m["mountPath"] == storage)
+    volume = next(v for v in pod["volumes"] if v["name"] == mount["name"])
+    assert "persistentVolumeClaim" in volume, f"Alertmanager's {storage} is not on a persistent volume"
+    assert deployment["spec"]["strategy"]["type"] == "Recreate"  # one pod at a time on the RWO claim

@@ -25,7 +25,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         if args.action == "up":
             up(settings, components=args.only)
         elif args.action == "down":
-            down(settings)
+            down(settings, components=args.only)
             return 0
     except StackError as exc:
         print(f"plumbline stack {args.action}: {exc}", file=sys.stderr)
