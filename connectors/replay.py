@@ -13,7 +13,10 @@ i.e. the value as first published, at its publication time), else the data direc
 series in neither is left out and reported in :attr:`ReplayPlan.sources` as ``missing``.
 
 An interrupted replay resumes: :class:`ReplayProgress` keeps, under the state directory, how many
-prints of a plan the broker has acknowledged, keyed by a hash of the window and series.
+prints of a plan the broker has acknowledged, keyed by a hash of the window and series, and the id
+of the prints topic that acknowledged them. A broker that lost its data (the embedded one keeps
+topics in memory) has the topic created again with a new id: the prints acknowledged before are
+gone, so the replay starts over (the prints a worker already processed are no-ops there).
 :func:`plan_from_settings` and :class:`ResumableReplay` put these together for ``plumbline replay``.
 """
 
@@ -32,6 +35,7 @@ from typing import Literal
 from connectors.archive import Archive, default_archive_path
 from connectors.history import HistoryError, iter_publication_order, read_history
 from connectors.producer import PrintProducer
+from connectors.publisher import prints_topic_id
 from foundation.catalogue import get_series
 from foundation.records import Print
 from foundation.settings import Settings
@@ -162,6 +166,7 @@ class ReplayProgress:
     last_key: str = ""
     last_published_at: str = ""
     done: bool = False
+    topic_id: str = ""  # the prints topic that acknowledged them ("" when the broker gives no ids)
 
     @classmethod
     def load(cls, state_dir: Path, plan: ReplayPlan) -> ReplayProgress:
@@ -171,7 +176,8 @@ class ReplayProgress:
         try:
             data = json.loads(path.read_text())
             saved = cls(path, int(data["total"]), int(data["sent"]), str(data["last_key"]),
-                        str(data["last_published_at"]), bool(data["done"]))  # fmt: skip
+                        str(data["last_published_at"]), bool(data["done"]),
+                        str(data.get("topic_id") or ""))  # fmt: skip
         except (OSError, ValueError, KeyError, TypeError):
             return fresh
         if not 0 < saved.sent <= len(plan.prints):
@@ -200,6 +206,7 @@ class ReplayProgress:
         """Forget the progress (``--restart``)."""
         self.path.unlink(missing_ok=True)
         self.sent, self.done, self.last_key, self.last_published_at = 0, False, "", ""
+        self.topic_id = ""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -303,15 +310,30 @@ class ResumableReplay:
     """Send a plan, saving progress after each acknowledged batch; a rerun resumes where it stopped.
 
     ``restart`` forgets saved progress first. :attr:`complete` says whether there is nothing left to
-    send, :attr:`already_sent` how many prints an earlier run got acknowledged.
+    send, :attr:`already_sent` how many prints an earlier run got acknowledged. Saved progress
+    acknowledged by a prints topic the broker has since lost (``topic_id``, default: asked of the
+    broker; it changes when the topic is created again) is forgotten too, and :attr:`topic_lost`
+    says so: those prints are no longer on the topic.
     """
 
-    def __init__(self, settings: Settings, plan: ReplayPlan, *, restart: bool = False) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        plan: ReplayPlan,
+        *,
+        restart: bool = False,
+        topic_id: Callable[[], str | None] | None = None,
+    ) -> None:
         self.settings = settings
         self.plan = plan
         self.progress = ReplayProgress.load(settings.state_dir, plan)
-        if restart:
+        self.topic_id = (topic_id or (lambda: prints_topic_id(settings)))() or ""
+        saved = self.progress.topic_id
+        self.topic_lost = bool(self.progress.sent and saved and self.topic_id and saved != self.topic_id)
+        if restart or self.topic_lost:
             self.progress.clear()
+        self.progress.topic_id = self.topic_id
+        self.topic_lost_while_sending = False
 
     @property
     def complete(self) -> bool:
@@ -333,7 +355,9 @@ class ResumableReplay:
         """Send the prints not sent yet; returns how many were sent now.
 
         ``on_progress(done, latest)`` is called after each acknowledged batch with the number of the
-        plan's prints acknowledged so far (earlier runs included) and the last of them.
+        plan's prints acknowledged so far (earlier runs included) and the last of them. If the
+        broker lost the prints topic while they were sent (its id changed), the progress is
+        forgotten and :attr:`topic_lost_while_sending` is set: the same command sends it again.
         """
         skipped = self.progress.sent
         prints = self.plan.prints
@@ -345,6 +369,12 @@ class ResumableReplay:
                 on_progress(done, prints[done - 1] if done else None)
 
         if producer is not None:
-            return run_replay(producer, prints[skipped:], speed, on_flushed=flushed)
-        with PrintProducer(self.settings) as own:
-            return run_replay(own, prints[skipped:], speed, on_flushed=flushed)
+            sent = run_replay(producer, prints[skipped:], speed, on_flushed=flushed)
+        else:
+            with PrintProducer(self.settings) as own:
+                sent = run_replay(own, prints[skipped:], speed, on_flushed=flushed)
+        now = prints_topic_id(self.settings) or ""
+        if self.topic_id and now and now != self.topic_id:
+            self.topic_lost_while_sending = True
+            self.progress.clear()
+        return sent

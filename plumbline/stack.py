@@ -151,8 +151,34 @@ def _prepare_prometheus(settings: Settings) -> None:
 def _prepare_alertmanager(settings: Settings) -> None:
     conf_dir = settings.state_dir / "alertmanager"
     (conf_dir / "data").mkdir(parents=True, exist_ok=True)
-    text = (deploy_dir() / "alertmanager" / "alertmanager.local.yml").read_text()
-    (conf_dir / "alertmanager.yml").write_text(_render(text, settings))
+    text = _render((deploy_dir() / "alertmanager" / "alertmanager.local.yml").read_text(), settings)
+    token_file = conf_dir / "webhook-token"
+    token_file.unlink(missing_ok=True)
+    if settings.webhook_token:
+        # The receiver demands the token (PLUMBLINE_WEBHOOK_TOKEN); Alertmanager reads it from a file
+        # only its user can read, so it is in no config file, environment or command line.
+        fd = os.open(token_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(settings.webhook_token)
+        text = _with_webhook_credentials(text, settings, token_file)
+    (conf_dir / "alertmanager.yml").write_text(text)
+
+
+def _with_webhook_credentials(text: str, settings: Settings, token_file: Path) -> str:
+    """``text`` with a bearer ``credentials_file`` on every webhook to the local receiver."""
+    receiver = f'url: "http://{settings.bind_host}:{settings.webhook_port}/'
+    out = []
+    for line in text.splitlines():
+        out.append(line)
+        if line.lstrip().startswith("- " + receiver):
+            pad = " " * (len(line) - len(line.lstrip()) + 2)
+            out += [
+                f"{pad}http_config:",
+                f"{pad}  authorization:",
+                f"{pad}    type: Bearer",
+                f"{pad}    credentials_file: {json.dumps(str(token_file))}",
+            ]
+    return "\n".join(out) + "\n"
 
 
 def _url(port_field: str, path: str = "") -> Callable[[Settings], str]:
@@ -188,7 +214,13 @@ COMPONENTS: tuple[Component, ...] = (
         lambda s: [
             _system_binary("prometheus-alertmanager"),
             f"--config.file={s.state_dir / 'alertmanager' / 'alertmanager.yml'}",
+            # The notification log (what went to whom) lives under the state directory, so a restarted
+            # Alertmanager does not send again what it already sent. It is kept longer than the longest
+            # repeat_interval (7d), else an entry expires first and the notification repeats early, and
+            # written every 5 s (default 15 min), so even a kill -9 forgets at most 5 s of it.
             f"--storage.path={s.state_dir / 'alertmanager' / 'data'}",
+            "--data.retention=192h",
+            "--data.maintenance-interval=5s",
             f"--web.listen-address={s.bind_host}:{s.alertmanager_port}",
             "--cluster.listen-address=",
         ],
@@ -205,6 +237,10 @@ COMPONENTS: tuple[Component, ...] = (
             f"--storage.tsdb.path={s.state_dir / 'prometheus' / 'data'}",
             f"--web.listen-address={s.bind_host}:{s.prometheus_port}",
             "--storage.tsdb.retention.time=15y",
+            # A firing alert is re-sent every 15 s (default 1 min, against 1 s evaluations): an
+            # Alertmanager that was down gets it within 15 s of its return. Each send is valid for
+            # 4 x 15 s, so Alertmanager resolves nothing while Prometheus is down for up to a minute.
+            "--rules.alert.resend-delay=15s",
             "--web.enable-lifecycle",
         ],
         lambda s: _http_ok(f"http://{s.bind_host}:{s.prometheus_port}/-/ready"),
@@ -359,9 +395,20 @@ def up(
     return status(settings)
 
 
-def down(settings: Settings, say: Callable[[str], None] = print, timeout_seconds: float = 10.0) -> None:
-    """Stop what ``up`` started, in reverse order; leave anything else alone."""
+def down(
+    settings: Settings,
+    say: Callable[[str], None] = print,
+    timeout_seconds: float = 10.0,
+    components: Sequence[str] | None = None,
+) -> None:
+    """Stop what ``up`` started (or the named components), in reverse order; leave anything else alone.
+
+    Prometheus' TSDB and Alertmanager's notification log and silences stay under the state
+    directory, so either goes on where it stopped when started again (the broker keeps nothing).
+    """
     for component in reversed(COMPONENTS):
+        if components is not None and component.name not in components:
+            continue
         pid = _read_pid(settings, component.name)
         pid_file = _pid_file(settings, component.name)
         if pid is None:

@@ -27,14 +27,15 @@ from prometheus_client import CollectorRegistry
 
 from foundation.catalogue import INDEX_SIGNAL, partition_signals
 from foundation.kafka_security import aiokafka_options, uses_sasl
-from foundation.records import RecordError, Signal
+from foundation.records import REASONS, RecordError, Signal, check_size
 from foundation.settings import Settings
 from streams.checkpoint import CheckpointStore, OutboxRecord
 from streams.config import DetectorSpec, detector_plan
 from streams.engine import FundingEngine, Outcome, dead_letter
 from streams.index import IndexEngine
+from streams.membership import is_member
 from streams.metrics import PipelineMetrics
-from streams.rebuild import committed_offsets, read_partition
+from streams.rebuild import committed_offsets, quiet_client_logs, read_partition, topic_ids
 
 __all__ = ["Worker", "broker_credentials", "create_app"]
 
@@ -75,6 +76,13 @@ class Worker:
         self._outbox_unsent: set[tuple[str, int]] = set()
         # Whether the group assigned this worker the index (not merely a checkpoint loaded at start).
         self.index_assigned = False
+        # The group generation of the last assignment and what it assigned: outputs leave the outbox
+        # only while the coordinator still counts this worker a member of it (send_committed).
+        self.generation: int | None = None
+        self.assigned: set[tuple[str, int]] = set()
+        # The broker's id of each input topic, read at each assignment: a checkpoint offset taken on
+        # a topic the broker has since lost (and created again) refers to nothing (_follow_topic).
+        self._topic_ids: dict[str, str] = {}
 
     # -- partitions ------------------------------------------------------------------------------
 
@@ -109,6 +117,7 @@ class Worker:
         from its input topic (streams/rebuild.py) if the checkpoint is missing or behind.
         """
         s = self.settings
+        self.generation, self.assigned = int(getattr(self.app, "consumer_generation_id", 0)), set(assigned)
         prints = {partition for topic, partition in assigned if topic == s.topic_prints}
         index = (s.topic_index_inputs, 0) in assigned
         loop = asyncio.get_running_loop()
@@ -120,6 +129,7 @@ class Worker:
             if not index:
                 self.release(s.topic_index_inputs, {0})
             committed = await committed_offsets(s, assigned)
+            self._topic_ids = await topic_ids(s, {topic for topic, _ in assigned})
             for partition in sorted(prints):
                 await self._load_prints(partition, committed.get((s.topic_prints, partition)))
                 self._loaded((s.topic_prints, partition))
@@ -151,6 +161,7 @@ class Worker:
     async def _load_prints(self, partition: int, committed: int | None) -> None:
         topic = self.settings.topic_prints
         kept = self.stores.get(partition)
+        self._follow_topic(kept, topic, partition)
         if kept is not None and partition in self.engines and not _behind(kept.offset(), committed):
             # Owned through the rebalance and nobody processed it meanwhile: the engine in memory
             # is its checkpoint (both change together between awaits), so it stays as it is.
@@ -159,14 +170,19 @@ class Worker:
                 await self._resend(kept)
             return
         store = kept or CheckpointStore(self._path(topic, partition))
+        self._follow_topic(store, topic, partition)
         engine = self._engine_from(store, partition)
+        # What the outbox holds goes out before anything the rebuild sends (it is older: sent after
+        # the rebuild's outputs, a stale repeat would be the last record of its key).
+        self._outbox_unsent.discard((topic, partition))
+        await self._resend(store)
         behind = _behind(store.offset(), committed)
         if behind:
             started = time.perf_counter()
             tail: collections.deque[list[OutboxRecord]] = collections.deque(maxlen=RESEND_TAIL_MESSAGES)
 
             def feed(_offset: int, value: bytes) -> None:
-                tail.append(self.outputs(engine.handle_print_bytes(value), forward_to_index=True))
+                tail.append(self.outputs(self.handle_print(engine, value), forward_to_index=True))
 
             count = await read_partition(self.settings, topic, partition, behind[0], behind[1], feed)
             records = [record for outputs in tail for record in outputs]
@@ -180,11 +196,11 @@ class Worker:
         # Swapped in whole: a scrape sees the old state or the new one, never none.
         self.engines[partition], self.stores[partition] = engine, store
         log.info("partition %d: state loaded from %s (offset %s)", partition, store.path, store.offset())
-        await self._resend(store)
 
     async def _load_index(self, committed: int | None) -> None:
         topic = self.settings.topic_index_inputs
         kept = self.index_store
+        self._follow_topic(kept, topic, 0)
         if kept is not None and self.index is not None and not _behind(kept.offset(), committed):
             # Kept through the rebalance; it also keeps the arrival times its grace period uses.
             if (topic, 0) in self._outbox_unsent:
@@ -192,7 +208,10 @@ class Worker:
                 await self._resend(kept)
             return
         store = kept or CheckpointStore(self._path(topic, 0))
+        self._follow_topic(store, topic, 0)
         index = self._index_from(store)
+        self._outbox_unsent.discard((topic, 0))
+        await self._resend(store)  # before the rebuild's outputs, as in _load_prints
         behind = _behind(store.offset(), committed)
         if behind:
             started = time.perf_counter()
@@ -201,6 +220,7 @@ class Worker:
 
             def feed(_offset: int, value: bytes) -> None:
                 try:
+                    check_size(value, self.settings.max_record_bytes)
                     index.add(Signal.from_json(value), time.monotonic())
                 except RecordError:
                     return  # the previous owner dead-lettered it
@@ -212,7 +232,30 @@ class Worker:
             await self.send(store, ids, records)
             self.metrics.rebuild_seconds.labels(topic).observe(time.perf_counter() - started)
         self.index, self.index_store = index, store
-        await self._resend(store)
+
+    def _follow_topic(self, store: CheckpointStore | None, topic: str, partition: int) -> None:
+        """Point a checkpoint at the input topic the broker has now (streams/rebuild.py).
+
+        After a broker lost its data, the topic is new (offsets from 0, no committed offsets) and
+        so are the output topics: the checkpoint is emptied (CheckpointStore.follow_topic) and the
+        engine in memory dropped, so the partition is derived again from the new topic's start and
+        every output reaches the new topics.
+        """
+        current = self._topic_ids.get(topic)
+        if store is None or current is None:
+            return
+        offset = store.offset()
+        if store.follow_topic(current):
+            if topic == self.settings.topic_prints:
+                self.engines.pop(partition, None)
+            else:
+                self.index = None
+            self._outbox_unsent.discard((topic, partition))
+            log.warning(
+                "%s[%d] is a new topic (the broker lost its data): the checkpoint at offset %s belongs to "
+                "the lost one; deriving the partition again from the new topic's start",
+                topic, partition, offset,
+            )  # fmt: skip
 
     async def engine_for(self, partition: int) -> tuple[FundingEngine, CheckpointStore]:
         """The engine of a prints partition (loaded on assignment; here only if that was missed)."""
@@ -273,6 +316,15 @@ class Worker:
             self.index, self.index_store = None, None
             self.index_assigned = False
 
+    def handle_print(self, engine: FundingEngine, value: bytes) -> Outcome:
+        """One message of the prints topic: refused unread if over the size limit, else the engine's."""
+        try:
+            check_size(value, self.settings.max_record_bytes)
+        except RecordError as exc:
+            log.warning("dead-lettered a message on %s: %s", self.settings.topic_prints, exc)
+            return Outcome(dead_letters=[dead_letter(self.settings.topic_prints, value, exc)])
+        return engine.handle_print_bytes(value)
+
     # -- output ----------------------------------------------------------------------------------
 
     def outputs(self, outcome: Outcome, forward_to_index: bool) -> list[OutboxRecord]:
@@ -305,6 +357,36 @@ class Worker:
             if topic == self.settings.topic_dead_letter:
                 self.metrics.dead_lettered.labels(*_dead_letter_labels(value)).inc()
 
+    async def send_committed(
+        self,
+        key: tuple[str, int],
+        store: CheckpointStore,
+        ids: Sequence[int],
+        records: Sequence[OutboxRecord],
+    ) -> None:
+        """Send a batch's committed outputs of partition ``key``, if this worker still owns it.
+
+        The zombie fence (streams/membership.py): after a pause longer than the session timeout,
+        another worker owns the partition and has sent these outputs or will; they stay in the
+        outbox, and the next assignment decides (kept here: sent then; moved: the new owner sends).
+        """
+        if not records and key not in self._outbox_unsent:
+            return  # nothing to send: no round trip
+        generation = self.generation  # None: no group assignment (an agent's test context)
+        if generation is not None and not (key in self.assigned and await is_member(self.app, generation)):
+            self._outbox_unsent.add(key)
+            self.metrics.outputs_held.inc(len(records))
+            log.warning(
+                "%s[%d]: kept %d records in the outbox: no longer a member of group generation %d",
+                key[0], key[1], len(records), generation,
+            )  # fmt: skip
+            return
+        if key in self._outbox_unsent:  # held before (or left at start): the whole outbox, in order
+            self._outbox_unsent.discard(key)
+            await self._resend(store)
+            return
+        await self.send(store, ids, records)
+
     async def _resend(self, store: CheckpointStore) -> None:
         pending = store.outbox()
         if pending:
@@ -334,7 +416,10 @@ def _dead_letter_labels(value: bytes) -> tuple[str, str]:
     import json
 
     body = json.loads(value)
-    return str(body["topic"]), str(body["reason"])
+    # Both come from this worker (its topic names, RecordError's fixed reasons); checked anyway, so
+    # the label set stays bounded whatever a dead letter says.
+    reason = str(body["reason"])
+    return str(body["topic"]), reason if reason in REASONS else "other"
 
 
 def _raw_topic(app: faust.App, name: str, partitions: int) -> Any:
@@ -406,10 +491,10 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
                 engine, store = await worker.engine_for(partition)
                 records: list[OutboxRecord] = []
                 for position, event in group:
-                    outcome = outcomes[position] = engine.handle_print_bytes(event.value)
+                    outcome = outcomes[position] = worker.handle_print(engine, event.value)
                     records += worker.outputs(outcome, forward_to_index=True)
                 ids = store.commit(engine, records, offset=group[-1][1].message.offset)
-                await worker.send(store, ids, records)
+                await worker.send_committed((s.topic_prints, partition), store, ids, records)
             _observe_lag(metrics, events[-1])
             for position in range(len(events)):
                 yield outcomes[position]
@@ -423,8 +508,10 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
             for event in events:
                 outcome = Outcome()
                 try:
+                    check_size(event.value, s.max_record_bytes)  # before parsing: see handle_print
                     index.add(Signal.from_json(event.value), time.monotonic())
                 except RecordError as exc:
+                    log.warning("dead-lettered a message on %s: %s", s.topic_index_inputs, exc)
                     outcome.dead_letters.append(dead_letter(s.topic_index_inputs, event.value, exc))
                 # Drained per message, as unbatched: which dates are ready depends on the order.
                 drained = index.drain(time.monotonic())
@@ -433,7 +520,7 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
                 outcomes.append(outcome)
             records = [r for outcome in outcomes for r in worker.outputs(outcome, forward_to_index=False)]
             ids = store.commit_blob(_INDEX_KEY, index.to_json(), records, offset=events[-1].message.offset)
-            await worker.send(store, ids, records)
+            await worker.send_committed((s.topic_index_inputs, 0), store, ids, records)
             _observe_lag(metrics, events[-1])
             for outcome in outcomes:
                 yield outcome
@@ -452,7 +539,7 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
         if outcome.signals or outcome.alerts:
             records = worker.outputs(outcome, forward_to_index=False)
             ids = worker.index_store.commit_blob(_INDEX_KEY, worker.index.to_json(), records)
-            await worker.send(worker.index_store, ids, records)
+            await worker.send_committed((s.topic_index_inputs, 0), worker.index_store, ids, records)
 
     # Revocation keeps the state exported: in Faust's eager rebalance every partition is revoked and
     # most come straight back, and a gap in the exported series would resolve every firing alert.
@@ -461,6 +548,7 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
     async def on_assigned(sender: Any, assigned: Any, **kwargs: Any) -> None:
         await worker.take({(tp.topic, tp.partition) for tp in assigned})
 
+    quiet_client_logs()  # a broker outage: a few lines a minute, not aiokafka's dozens a second
     worker.preload()
     return worker
 

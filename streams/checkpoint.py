@@ -30,6 +30,7 @@ __all__ = ["CheckpointStore", "OutboxRecord", "record_worker_start"]
 
 OutboxRecord = tuple[str, bytes, bytes]  # topic, key, value
 _OFFSET_KEY = "input_offset"
+_TOPIC_ID_KEY = "input_topic_id"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS observations (
@@ -121,6 +122,39 @@ class CheckpointStore:
         """Offset of the last input message this state includes (None: nothing committed yet)."""
         row = self._db.execute("SELECT value FROM meta WHERE key = ?", (_OFFSET_KEY,)).fetchone()
         return None if row is None else int(row[0])
+
+    def topic_id(self) -> str | None:
+        """The broker's id of the input topic incarnation :meth:`offset` refers to (None: not known)."""
+        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (_TOPIC_ID_KEY,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def follow_topic(self, topic_id: str) -> bool:
+        """Make the checkpoint refer to the input topic with ``topic_id``; True if it was another topic.
+
+        The input topic is the changelog of this state (docs/architecture.md). A checkpoint taken
+        on another incarnation of the topic (the broker lost its data and the topic was created
+        again, offsets from 0) is emptied: state, outbox and offset. The partition is then derived
+        again from whatever the new topic holds (the archive republishes, a replay is run again), so
+        every output is sent again onto the new output topics, which lost theirs too. Keeping the
+        state instead would make the republished prints no-ops, and their outputs would never reach
+        the new topics. A checkpoint that knew no id (written before ids were recorded) only
+        records it.
+        """
+        known = self.topic_id()
+        if known == topic_id:
+            return False
+        self._db.execute("BEGIN")
+        try:
+            if known is not None:
+                for table in ("observations", "emitted", "detectors", "latest_signals", "meta", "outbox"):
+                    self._db.execute(f"DELETE FROM {table}")  # the names above, not input
+                self._acknowledged = []
+            self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (_TOPIC_ID_KEY, topic_id))
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        return known is not None
 
     def _set_offset(self, offset: int | None) -> None:
         if offset is not None:

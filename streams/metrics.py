@@ -371,6 +371,12 @@ class PipelineMetrics:
             "Seconds between a message's broker timestamp and the end of its processing",
             registry=registry,
         )
+        self.outputs_held = Counter(
+            "plumbline_outputs_held_total",
+            "Output records kept in the outbox because the group no longer counted this worker a member "
+            "of the generation that assigned their partition (a paused worker woke after a takeover)",
+            registry=registry,
+        )
         self.rebuild_seconds = Histogram(
             "plumbline_state_rebuild_seconds",
             "Time to bring a partition's state up to the group's committed offset from its input topic",

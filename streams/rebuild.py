@@ -10,20 +10,29 @@ committed offset, feeding the same engine, before it processes anything new.
 
 The read stops at the committed offset, never at an end offset: the embedded broker under-reports
 end offsets, and the committed offset is exactly what the group has processed.
+
+Offsets mean something only within one incarnation of a topic. A broker that loses its data (the
+embedded one keeps topics in memory) comes back with the topics recreated, empty, offsets from 0,
+and no committed group offsets. :func:`topic_ids` reads each topic's id (Kafka's topic UUID, which
+Tansu sets anew when it creates a topic): a checkpoint records the id its offset refers to, and one
+taken on another incarnation reads the new topic from its start (its prints are idempotent: the
+republished ones are no-ops, the new ones are processed). :func:`quiet_client_logs` keeps a broker
+outage to a few lines a minute instead of aiokafka's dozens a second.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from foundation.kafka_security import aiokafka_options
+from foundation.kafka_security import aiokafka_options, kafka_python_options
 from foundation.settings import Settings
 
-__all__ = ["RebuildError", "committed_offsets", "read_partition"]
+__all__ = ["RebuildError", "committed_offsets", "quiet_client_logs", "read_partition", "topic_ids"]
 
 log = logging.getLogger(__name__)
 
@@ -114,3 +123,83 @@ async def read_partition(
         return count
     finally:
         await consumer.stop()
+
+
+_NO_TOPIC_ID = "00000000-0000-0000-0000-000000000000"
+
+
+def _topic_ids_now(settings: Settings, topics: list[str]) -> dict[str, str]:
+    from kafka import KafkaAdminClient
+
+    admin = KafkaAdminClient(
+        bootstrap_servers=settings.bootstrap_servers, client_id=f"{settings.app_id}-topic-ids",
+        request_timeout_ms=10_000, **kafka_python_options(settings),
+    )  # fmt: skip
+    try:
+        out = {}
+        for topic in admin.describe_topics(topics):
+            topic_id = str(topic.get("topic_id") or "")
+            if topic.get("error_code") == 0 and topic_id and topic_id != _NO_TOPIC_ID:
+                out[str(topic["name"])] = topic_id
+        return out
+    finally:
+        admin.close()
+
+
+async def topic_ids(settings: Settings, topics: Iterable[str]) -> dict[str, str]:
+    """The broker's id of each topic that has one (Kafka >= 2.8 and Tansu do; empty if unknown).
+
+    A topic deleted and created again (or a broker that lost its data) gets a new id, so a
+    checkpoint offset recorded under another id belongs to a topic that no longer exists.
+    """
+    wanted = sorted(set(topics))
+    try:
+        return await asyncio.to_thread(_topic_ids_now, settings, wanted)
+    except Exception as exc:  # an old broker, or none: offsets are then trusted as before
+        log.warning("could not read the ids of topics %s (%s: %s)", wanted, type(exc).__name__, exc)
+        return {}
+
+
+class _OncePerInterval(logging.Filter):
+    """Lets each distinct message of a logger through once per ``interval`` seconds."""
+
+    def __init__(self, interval: float) -> None:
+        super().__init__()
+        self.interval = interval
+        self._last: dict[tuple[str, object], float] = {}
+        self._suppressed: dict[tuple[str, object], int] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.WARNING:
+            return True
+        key = (record.name, record.msg)
+        now = time.monotonic()
+        if now - self._last.get(key, -self.interval) < self.interval:
+            self._suppressed[key] = self._suppressed.get(key, 0) + 1
+            return False
+        self._last[key] = now
+        suppressed = self._suppressed.pop(key, 0)
+        if suppressed:
+            record.msg = f"{record.msg} (and {suppressed} more like it in the last {self.interval:.0f} s)"
+        return True
+
+
+#: The Kafka client loggers that repeat themselves many times a second while the broker is away.
+_CLIENT_LOGGERS = (
+    "aiokafka", "aiokafka.conn", "aiokafka.cluster", "aiokafka.consumer.fetcher",
+    "aiokafka.consumer.group_coordinator", "aiokafka.producer.sender", "aiokafka.producer.producer",
+    "faust.topics", "kafka", "kafka.conn", "kafka.client",
+)  # fmt: skip
+
+
+def quiet_client_logs(interval_seconds: float = 30.0) -> None:
+    """While the broker is away, each Kafka client warning is logged once per ``interval_seconds``.
+
+    aiokafka logs every failed connection, fetch, heartbeat and metadata request, about fifty lines
+    a second; they stay in the log, but as one line per kind (with the count left out) per interval.
+    Idempotent.
+    """
+    for name in _CLIENT_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, _OncePerInterval) for f in logger.filters):
+            logger.addFilter(_OncePerInterval(interval_seconds))

@@ -11,6 +11,7 @@ and prints.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from typing import Any
 
@@ -90,6 +91,10 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             f"plumbline replay: no {series_id} in the archive or the data directory; skipped", file=sys.stderr
         )
     replay = ResumableReplay(settings, plan, restart=args.restart)
+    if replay.topic_lost:
+        print(f"plumbline replay: the broker lost {settings.topic_prints} since the last run (it was created "
+              "again); sending the whole window again (prints the worker already has are no-ops)",
+              file=sys.stderr)  # fmt: skip
     if replay.complete:
         print(f"replay of {args.start} .. {args.end} already complete ({replay.already_sent} prints); "
               "--restart sends it again")  # fmt: skip
@@ -107,16 +112,35 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             raise
         print(f"plumbline replay: {broker_unreachable(exc, settings)}", file=sys.stderr)
         return 1
-    with (
-        producer,
-        ProgressBar(len(plan.prints), desc="replay", unit="print", initial=replay.already_sent) as bar,
-    ):
+    try:
+        with ProgressBar(len(plan.prints), desc="replay", unit="print", initial=replay.already_sent) as bar:
 
-        def show(done: int, latest: Print | None) -> None:
-            bar.advance_to(done, latest.observation_date.isoformat() if latest else "")
+            def show(done: int, latest: Print | None) -> None:
+                bar.advance_to(done, latest.observation_date.isoformat() if latest else "")
 
-        sent = replay.run(args.speed, on_progress=show, producer=producer)
-        bar.close("done")
+            sent = replay.run(args.speed, on_progress=show, producer=producer)
+            bar.close("done")
+    except Exception as exc:
+        if not is_broker_unreachable(exc):
+            raise
+        # The broker went away mid-replay: what it acknowledged is saved; nothing queued is waited for.
+        # Queued prints are dropped before the close: kafka-python's close waits for them first and
+        # raises, and its finaliser then tries again at exit and prints a traceback.
+        client = producer._producer
+        with contextlib.suppress(Exception):
+            client._accumulator.abort_incomplete_batches()
+        with contextlib.suppress(Exception):
+            client.close(timeout=0)
+        print(f"plumbline replay: {broker_unreachable(exc, settings)}; {replay.progress.sent} of "
+              f"{len(plan.prints)} prints acknowledged: run the same command again to resume",
+              file=sys.stderr)  # fmt: skip
+        return 1
+    producer.close()
+    if replay.topic_lost_while_sending:
+        print(f"plumbline replay: the broker lost {settings.topic_prints} during the replay (it was "
+              "created again); run the same command again to send the whole window again",
+              file=sys.stderr)  # fmt: skip
+        return 1
     print(f"replayed {sent} prints of {len(plan.found)} series from {args.start} to "
           f"{args.end} ({' and '.join(plan.origins)}) onto {settings.topic_prints}")  # fmt: skip
     return 0
