@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 DATA_DIR ?= $(abspath ../shared/data/series)
 export PLUMBLINE_DATA_DIR ?= $(DATA_DIR)
 
-.PHONY: install system-deps browser-deps demo test test-fast lint typecheck check bench generate clean
+.PHONY: install system-deps browser-deps demo test test-fast lint typecheck check bench soak generate clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -56,6 +56,12 @@ check: lint typecheck test
 # prints the detector figures; the document includes them.
 bench: install
 	$(PY) -m benchmarks pipeline --write
+
+# Replay the full history 5 times (each moved back a multiple of 28 years, so it is new data) through
+# one worker while sampling its RSS, and write docs/soak.md (4-7 min measured). Fails when the RSS grows
+# 10% or more over the last 4 passes or an output is missing; `make test` runs a one-year version.
+soak: install
+	$(PY) -m benchmarks soak --write
 
 # Rewrite every document computed from the data (docs/detectors.md and docs/backtest.md sections,
 # deploy/prometheus/BACKTEST.md); tests/test_generated_documents.py fails while one is stale.

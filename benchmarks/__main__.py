@@ -3,10 +3,12 @@
 Run with ``python -m benchmarks``; ``python -m benchmarks synthetic [--write]`` runs the synthetic
 ground-truth benchmark instead (:mod:`benchmarks.synthetic`), and ``python -m benchmarks pipeline
 [--smoke] [--write]`` the streaming pipeline's (:mod:`benchmarks.pipeline`; ``make bench`` runs it,
-and it writes docs/benchmarks.md with the figures of this one in it). Every number is measured in
-this run; the River ratios compare the plumbline wrapper's ``learn_one({"value": x})`` with the raw
-River estimator's ``update(x)`` (``learn_one`` for Half-Space Trees, on pre-scaled vectors) over the
-same real series, best of several repeats, so machine load cancels out as far as it can.
+and it writes docs/benchmarks.md with the figures of this one in it), and ``python -m benchmarks soak
+[--short] [--write]`` the soak of issue 16 (:mod:`benchmarks.soak`; ``make soak`` runs it and writes
+docs/soak.md). Every number is measured in this run; the River ratios compare the plumbline
+wrapper's ``learn_one({"value": x})`` with the raw River estimator's ``update(x)`` (``learn_one`` for
+Half-Space Trees, on pre-scaled vectors) over the same real series, best of several repeats, so
+machine load cancels out as far as it can.
 
 Targets: each wrapper at most 1.25x its River estimator (issue 14; it was 1.5x in issue 4); the
 2018-2026 history of every funding signal through every default detector in under 5 s.
@@ -143,6 +145,10 @@ def main() -> int:
         from benchmarks import pipeline
 
         return pipeline.main(sys.argv[2:])
+    if sys.argv[1:2] == ["soak"]:
+        from benchmarks import soak
+
+        return soak.main(sys.argv[2:])
     print("plumbline detector benchmarks (python -m benchmarks)")
     print(
         f"{'wrapper':<18} {'raw River us/update':>20} {'wrapper us/update':>18} {'ratio':>7}"

@@ -18,6 +18,7 @@ from __future__ import annotations
 import errno
 import os
 
+from connectors.archive import ArchiveWriteError
 from foundation.settings import Settings
 
 __all__ = ["DEBUG_ENV", "broker_unreachable", "debug_enabled", "describe", "is_broker_unreachable"]
@@ -76,6 +77,8 @@ def describe(exc: BaseException, settings: Settings | None) -> str:
             f"a port is already in use ({_one_line(exc.strerror)}): stop what holds it, or choose other "
             "ports with the PLUMBLINE_*_PORT settings (`plumbline config` lists them)"
         )
+    if isinstance(exc, ArchiveWriteError):  # the operator's disk, not a bug: no traceback hint
+        return f"{_one_line(exc)}: free space on its volume or make it writable, then run the command again"
     if isinstance(exc, FileNotFoundError) and exc.filename:
         return (
             f"{exc.filename} does not exist: check the setting or argument that names it "
