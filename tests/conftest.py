@@ -31,6 +31,15 @@ def data_dir() -> Path:
     return path.resolve()
 
 
+@pytest.fixture(scope="session")
+def formats_dir(data_dir: Path) -> Path:
+    """The folder of upstream format samples (FORMATS.md), next to the series folder."""
+    path = data_dir.parent / "formats"
+    if not (path / "nyfed_api_rates_secured_sofr_search.json").is_file():
+        pytest.fail(f"format samples not found in {path}", pytrace=False)
+    return path
+
+
 def make_settings(state_dir: Path, data_dir: Path | None = None, **overrides: object) -> Settings:
     """Settings on fresh free ports under ``state_dir``, ignoring the caller's environment."""
     return load_settings(

@@ -22,15 +22,6 @@ from connectors.httpclient import HttpPolicy
 Handler = Callable[[httpx.Request], httpx.Response]
 
 
-@pytest.fixture(scope="session")
-def formats_dir(data_dir: Path) -> Path:
-    """The folder of upstream format samples (FORMATS.md), next to the series folder."""
-    path = data_dir.parent / "formats"
-    if not (path / "nyfed_api_rates_secured_sofr_search.json").is_file():
-        pytest.fail(f"format samples not found in {path}", pytrace=False)
-    return path
-
-
 @pytest.fixture
 def sample(formats_dir: Path) -> Callable[[str], str]:
     """Text of one sample file."""

@@ -125,7 +125,7 @@ def test_connector_metrics_pass_promtool_check_metrics(upstream: Upstream, sampl
     )
 
 
-def _get(url: str) -> tuple[int, str]:
+def http_get(url: str) -> tuple[int, str]:
     try:
         with urllib.request.urlopen(url, timeout=5) as response:
             return response.status, response.read().decode()
@@ -143,14 +143,14 @@ def test_endpoint_serves_metrics_and_the_probes_say_why_they_fail() -> None:
     )  # fmt: skip
     with endpoint:
         base = f"http://127.0.0.1:{endpoint.port}"
-        status, body = _get(f"{base}/metrics")
+        status, body = http_get(f"{base}/metrics")
         assert status == 200 and 'plumbline_build_info{version="0.1.0"} 1.0' in body
-        assert _get(f"{base}/livez") == (200, "ok: poll loop made progress 3 s ago\n")
+        assert http_get(f"{base}/livez") == (200, "ok: poll loop made progress 3 s ago\n")
         alive["ok"] = False
-        assert _get(f"{base}/livez")[0] == 503
-        status, body = _get(f"{base}/readyz")
+        assert http_get(f"{base}/livez")[0] == 503
+        status, body = http_get(f"{base}/readyz")
         assert status == 503 and "readonly database" in body
-        assert _get(f"{base}/other")[0] == 404
+        assert http_get(f"{base}/other")[0] == 404
 
 
 def test_a_port_in_use_is_an_os_error_at_construction() -> None:

@@ -38,8 +38,6 @@ import logging
 import os
 import subprocess
 import threading
-import urllib.error
-import urllib.request
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -54,6 +52,7 @@ from foundation.records import Print
 from foundation.settings import Settings
 from plumbline.cli import main
 from plumbline.connector_metrics import ConnectorEndpoint, connector_registry
+from tests.connectors.test_telemetry import http_get
 from tests.faults.harness import read_topic, wait_for
 
 pytestmark = pytest.mark.e2e
@@ -112,14 +111,6 @@ def nyfed(formats_dir: Path) -> Iterator[NyFedStub]:
     finally:
         stub.server.shutdown()
         stub.server.server_close()
-
-
-@pytest.fixture(scope="session")
-def formats_dir(data_dir: Path) -> Path:
-    path = data_dir.parent / "formats"
-    if not (path / "nyfed_api_rates_secured_sofr_search.json").is_file():
-        pytest.fail(f"format samples not found in {path}", pytrace=False)
-    return path
 
 
 # Real storage faults ------------------------------------------------------------------------------
@@ -202,16 +193,8 @@ def _immutable_stops_open_writers(folder: Path) -> str | None:
 # What the connector service shows ----------------------------------------------------------------
 
 
-def _get(url: str) -> tuple[int, str]:
-    try:
-        with urllib.request.urlopen(url, timeout=5) as response:
-            return response.status, response.read().decode()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read().decode()
-
-
 def _samples(base: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    status, text = _get(f"{base}/metrics")
+    status, text = http_get(f"{base}/metrics")
     assert status == 200
     return {
         (sample.name, tuple(sorted(sample.labels.items()))): sample.value
@@ -271,7 +254,7 @@ def _fault_scenario(
         assert wait_for(lambda: telemetry.snapshot().produced.get("print", 0) == 6, WAIT_SECONDS)
         first_day = _topic_keys(settings)
         assert len(first_day) == 6 and set(first_day.values()) == {1}
-        assert _get(f"{base}/readyz")[0] == 200
+        assert http_get(f"{base}/readyz")[0] == 200
 
         # The storage fails, then the source publishes two more days (12 prints).
         fault.inject(archive_path)
@@ -283,10 +266,10 @@ def _fault_scenario(
 
         assert wait_for(lambda: failed_polls() >= 2, WAIT_SECONDS), telemetry.snapshot().polls
         assert loop.is_alive(), "the connector service died on an archive write failure"
-        status, body = _get(f"{base}/readyz")
+        status, body = http_get(f"{base}/readyz")
         assert status == 503, body
         assert "the last archive write failed" in body and fault.says in body, body
-        assert _get(f"{base}/livez")[0] == 200
+        assert http_get(f"{base}/livez")[0] == 200
         samples = _samples(base)
         errors = samples[("plumbline_connector_archive_errors_total", (("reason", fault.reason),))]
         assert errors >= 2
@@ -310,7 +293,7 @@ def _fault_scenario(
         fault.recover(archive_path)
         injected = False
         assert wait_for(lambda: telemetry.snapshot().produced.get("print", 0) == 18, WAIT_SECONDS)
-        assert wait_for(lambda: _get(f"{base}/readyz")[0] == 200, WAIT_SECONDS)
+        assert wait_for(lambda: http_get(f"{base}/readyz")[0] == 200, WAIT_SECONDS)
         assert loop.is_alive()
         every_day = _topic_keys(settings)
         assert len(every_day) == 18 and set(every_day.values()) == {1}, every_day  # none lost, none twice
