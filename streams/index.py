@@ -77,13 +77,19 @@ class IndexEngine:
             return
         group = self._group(signal.signal_id)
         self._heard[group] = now_monotonic
-        if signal.published_at > self.watermarks.get(group, dt.datetime.min.replace(tzinfo=dt.UTC)):
-            self.watermarks[group] = signal.published_at
         rows = self.history.setdefault(signal.signal_id, [])
-        row = (signal.published_at, signal.observation_date, signal.value)
-        if row not in rows:
-            bisect.insort(rows, row)
-            self._prune(rows)
+        if (signal.published_at, signal.observation_date, signal.value) in rows:
+            return  # a redelivery (outputs are at-least-once)
+        # A signal derived from a late print claims an older publication time than its partition
+        # has already moved past; it counts as published when its partition reached it. Each
+        # partition's times then only go up, so which values a date's vector holds depends on each
+        # partition's own order, never on how the partitions interleave (with the claimed time, a
+        # late value was in or out of a date depending on the other partitions' progress). Signals
+        # of prints in publication order are never late: their times are unchanged.
+        published = max(signal.published_at, self.watermarks.get(group, signal.published_at))
+        self.watermarks[group] = published
+        bisect.insort(rows, (published, signal.observation_date, signal.value))
+        self._prune(rows)
         if (
             signal.signal_id == CLOCK_SIGNAL
             and (self.state.last_date is None or signal.observation_date > self.state.last_date)
@@ -91,7 +97,7 @@ class IndexEngine:
         ):
             bisect.insort(
                 self.pending,
-                _Pending(signal.published_at, signal.observation_date, now_monotonic, signal.replay),
+                _Pending(published, signal.observation_date, now_monotonic, signal.replay),
             )
 
     def restart_grace(self, now_monotonic: float) -> None:
@@ -142,6 +148,11 @@ class IndexEngine:
                 if not silent and waited < self.max_wait_seconds:
                     break
             self.pending.pop(0)
+            if self.state.last_date is not None and head.day <= self.state.last_date:
+                # A late clock date behind one computed before it: dates are learned once, in date
+                # order. Checked here, not only on arrival, so that whether it is computed does
+                # not depend on whether the later date happened to be computed when it arrived.
+                continue
             if not ready:
                 self.released_by_grace += 1
             signal, alert = self._compute(head)

@@ -52,7 +52,7 @@ def _point(state: DetectorState) -> DetectorPoint:
 
 
 def run_in_process(
-    prints: Iterable[Print], plan: dict[str, list[DetectorSpec]], *, trace: bool = False
+    prints: Iterable[Print], plan: dict[str, list[DetectorSpec]], *, trace: bool = False, partitions: int = 1
 ) -> InProcessRun:
     """Feed ``prints`` (publication order) through one engine and the composite index.
 
@@ -60,7 +60,9 @@ def run_in_process(
     date it learned (read from the engines after each print; it changes nothing in them).
     """
     engine = FundingEngine(plan)
-    index = IndexEngine(plan[INDEX_SIGNAL][0]) if plan.get(INDEX_SIGNAL) else None
+    # ``partitions``: of the prints topic. The index follows each partition's signals apart (its
+    # watermark); with prints in publication order the result is the same for any count.
+    index = IndexEngine(plan[INDEX_SIGNAL][0], partitions=partitions) if plan.get(INDEX_SIGNAL) else None
     signals: list[Signal] = []
     alerts: list[Alert] = []
     points: list[DetectorPoint] = []

@@ -57,7 +57,7 @@ def wait_for(predicate: Callable[[], object], timeout_seconds: float, every_seco
 
 def expected_run(settings: Settings, prints: Iterable[Print]) -> InProcessRun:
     """The uninterrupted reference: the same prints through the engines in process, no Kafka."""
-    return run_in_process(list(prints), detector_plan(settings))
+    return run_in_process(list(prints), detector_plan(settings), partitions=settings.topic_partitions)
 
 
 def read_topic(settings: Settings, topic: str, idle_ms: int = 1500) -> list[tuple[bytes | None, bytes]]:
