@@ -126,6 +126,32 @@ def down_source() -> Iterator[tuple[str, list[str]]]:
         server.server_close()
 
 
+@contextlib.contextmanager
+def not_a_broker() -> Iterator[int]:
+    """A port that accepts TCP connections and closes them at once: the worker's wait for a broker
+    ends, and its SASL_SSL clients then fail on their first handshake (logging as they go)."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.2)
+    done = threading.Event()
+
+    def serve() -> None:
+        while not done.is_set():
+            try:
+                connection, _ = listener.accept()
+            except OSError:
+                continue
+            connection.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield listener.getsockname()[1]
+    finally:
+        done.set()
+        thread.join(2)
+        listener.close()
+
+
 def connectors_env(settings: Settings, source_url: str) -> dict[str, str]:
     """``plumbline connectors run`` against a local source, archiving only, debug logs."""
     env = {k: v for k, v in settings.environment().items() if v}
@@ -336,8 +362,6 @@ def test_no_secret_in_config_or_in_debug_logs(where: str, pki: Pki, tmp_path: Pa
     env = {
         "PATH": os.environ["PATH"],
         "PLUMBLINE_STATE_DIR": str(tmp_path / "state"),
-        # Nothing listens there: the worker keeps trying to connect, logging as it goes.
-        "PLUMBLINE_BOOTSTRAP_SERVERS": f"127.0.0.1:{free_port()}",
         "PLUMBLINE_METRICS_PORT": str(free_port()),
         "PLUMBLINE_KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
         "PLUMBLINE_KAFKA_SSL_CA_FILE": str(pki.ca),
@@ -362,6 +386,20 @@ def test_no_secret_in_config_or_in_debug_logs(where: str, pki: Pki, tmp_path: Pa
     shown = dict(line.split("=", 1) for line in config.stdout.splitlines())
     assert all(shown[name].startswith("****") for name in SECRETS), shown
 
+    with not_a_broker() as broker_port:
+        # A broker that is not one: the worker's clients try it and fail, logging as they go.
+        env["PLUMBLINE_BOOTSTRAP_SERVERS"] = f"127.0.0.1:{broker_port}"
+        logs = run_worker_and_connectors(env, tmp_path)
+    outputs = {"plumbline config": config.stdout + config.stderr, **logs}
+    # They did log: the worker at debug level, the connectors the FRED request (its key masked).
+    assert " DEBUG " in outputs["worker log"] and "api_key=****" in outputs["connectors log"]
+    for what, text in outputs.items():
+        for name, value in SECRETS.items():
+            assert value not in text, f"{name} appears in the {what}"
+
+
+def run_worker_and_connectors(env: dict[str, str], tmp_path: Path) -> dict[str, str]:
+    """The worker and the connectors run with ``env`` until each has logged its failure; their logs."""
     settings = load_settings(env=env)
     with down_source() as (source_url, requests):
         connectors_environment = connectors_env(settings, source_url)
@@ -378,19 +416,13 @@ def test_no_secret_in_config_or_in_debug_logs(where: str, pki: Pki, tmp_path: Pa
             # The FRED key was really used (in the query string of the API's requests) ...
             key = SECRETS["PLUMBLINE_FRED_API_KEY"]
             assert wait_for(lambda: any(key in r for r in requests), 60), requests
-            # ... and the worker has set up its SASL_SSL clients and tried the broker (nothing listens
-            # there, so it stops: what matters is what it logged on the way).
+            # ... and the worker has set up its SASL_SSL clients and tried the broker (not one, so
+            # it stops: what matters is what it logged on the way).
             assert wait_for(lambda: worker.poll() is not None or " ERROR " in worker_log.read_text(), 60)
         finally:
             stop(worker)
             stop(connectors)
-    outputs = {
-        "plumbline config": config.stdout + config.stderr,
+    return {
         "worker log": (tmp_path / "worker.log").read_text(errors="replace"),
         "connectors log": (tmp_path / "connectors.log").read_text(errors="replace"),
     }
-    # They did log: the worker at debug level, the connectors the FRED request (its key masked).
-    assert " DEBUG " in outputs["worker log"] and "api_key=****" in outputs["connectors log"]
-    for what, text in outputs.items():
-        for name, value in SECRETS.items():
-            assert value not in text, f"{name} appears in the {what}"
