@@ -251,6 +251,7 @@ class Worker:
             else:
                 self.index = None
             self._outbox_unsent.discard((topic, partition))
+            self.metrics.topics_recreated.labels(topic).inc()
             log.warning(
                 "%s[%d] is a new topic (the broker lost its data): the checkpoint at offset %s belongs to "
                 "the lost one; deriving the partition again from the new topic's start",

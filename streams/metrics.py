@@ -377,6 +377,13 @@ class PipelineMetrics:
             "of the generation that assigned their partition (a paused worker woke after a takeover)",
             registry=registry,
         )
+        self.topics_recreated = Counter(
+            "plumbline_input_topics_recreated_total",
+            "Input topic partitions found recreated at an assignment (another topic id: the broker lost "
+            "its data); their checkpoints were emptied and the partitions derived again from the new topic",
+            ["topic"],
+            registry=registry,
+        )
         self.rebuild_seconds = Histogram(
             "plumbline_state_rebuild_seconds",
             "Time to bring a partition's state up to the group's committed offset from its input topic",

@@ -96,6 +96,7 @@ def test_broker_lost_mid_replay_loses_no_print_and_duplicates_nothing(local_stac
     assert delivery.ok, str(delivery)
     log = (settings.state_dir / "logs" / "worker.log").read_text()
     assert "is a new topic (the broker lost its data)" in log
+    assert worker_metric(settings, "plumbline_input_topics_recreated_total") >= 2  # prints and index inputs
     got = pages(settings)
     assert not repeated_pages(got)
     assert not [p for p in got if dict(p.labels).get("replay") != "true"], "replayed history paged someone"
