@@ -57,7 +57,7 @@ import urllib.request
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from connectors.history import HistoryError, read_history
 from connectors.replay import plan_replay
@@ -70,6 +70,8 @@ from streams.inprocess import InProcessRun, run_in_process
 from streams.metrics import SIGNAL_METRICS
 
 __all__ = ["Config", "Report", "main", "render", "run_benchmarks"]
+
+_Report = TypeVar("_Report")  # what a benchmark run returns
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DOCUMENT = REPO_ROOT / "docs" / "benchmarks.md"
@@ -1893,33 +1895,49 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("benchmarks pipeline: set PLUMBLINE_DATA_DIR to the folder of date,value CSVs", file=sys.stderr)
         return 2
     config = Config.smoke_run() if args.smoke else Config()
-    workdir = Path(tempfile.mkdtemp(prefix="plumbline-bench-"))
-    # A SIGTERM (a CI timeout) unwinds like Ctrl-C, so every process started here is stopped.
+    report = in_work_directory(
+        "pipeline", "plumbline-bench-", args.keep,
+        lambda workdir: run_benchmarks(config, Path(data_text).resolve(), workdir, say=_stderr),
+    )  # fmt: skip
+    if report is None:
+        return 1
+    write_document(render(report), args.output or (DOCUMENT if args.write else None))
+    return 0
+
+
+def in_work_directory(
+    command: str, prefix: str, keep: bool, run: Callable[[Path], _Report]
+) -> _Report | None:
+    """``run(workdir)`` in a new work directory; None, after one line on stderr, if it failed.
+
+    A SIGTERM (a CI timeout) unwinds like Ctrl-C, so every process started is stopped. The directory
+    is removed afterwards, unless ``keep`` or the run failed (its logs say why).
+    """
+    workdir = Path(tempfile.mkdtemp(prefix=prefix))
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)
     failed = False
     try:
-        report = run_benchmarks(config, Path(data_text).resolve(), workdir, say=_stderr)
+        return run(workdir)
     except (BenchmarkError, stack.StackError) as exc:
-        print(f"benchmarks pipeline: {exc}", file=sys.stderr)
         failed = True
-        return 1
+        print(f"benchmarks {command}: {exc} (work directory kept: {workdir})", file=sys.stderr)
+        return None
     finally:
         signal.signal(signal.SIGTERM, previous)
-        if failed and any(workdir.iterdir()):
-            pass  # kept: the message may point at the logs in it
-        elif args.keep:
+        if keep:
             print(f"work directory kept: {workdir}", file=sys.stderr)
-        else:
+        elif not failed:
             shutil.rmtree(workdir, ignore_errors=True)
-    text = render(report)
-    target = args.output or (DOCUMENT if args.write else None)
+
+
+def write_document(text: str, target: Path | None) -> None:
+    """``text`` to ``target``, or to stdout without one."""
     if target is None:
         print(text)
-    else:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(text)
-        print(f"wrote {target}", file=sys.stderr)
-    return 0
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(text)
+    print(f"wrote {target}", file=sys.stderr)
 
 
 def _stderr(line: str) -> None:

@@ -56,10 +56,7 @@ import functools
 import itertools
 import math
 import os
-import shutil
-import signal
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -74,21 +71,21 @@ from benchmarks.pipeline import (
     _answers,
     _metric_sum,
     _Outputs,
-    _raise_interrupt,
     _settings,
     _stack,
     _status_bytes,
     _stderr,
     _wait,
     _Worker,
+    in_work_directory,
     load_history,
     machine_facts,
+    write_document,
 )
 from connectors.producer import PrintProducer, print_partitions_of
 from foundation.catalogue import INDEX_SIGNAL, IORB_START
 from foundation.records import Print
 from foundation.settings import Settings, load_settings
-from plumbline import stack
 from streams.config import detector_plan
 from streams.inprocess import InProcessRun, run_in_process
 
@@ -679,29 +676,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if config.passes < 3:
         print("benchmarks soak: at least 3 passes (growth is read from pass 2 on)", file=sys.stderr)
         return 2
-    workdir = Path(tempfile.mkdtemp(prefix="plumbline-soak-"))
-    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
-    failed = False
-    try:
-        report = run_soak(config, Path(data_text).resolve(), workdir, say=_stderr)
-    except (BenchmarkError, stack.StackError) as exc:
-        print(f"benchmarks soak: {exc} (work directory kept: {workdir})", file=sys.stderr)
-        failed = True
+    report = in_work_directory(
+        "soak", "plumbline-soak-", args.keep,
+        lambda workdir: run_soak(config, Path(data_text).resolve(), workdir, say=_stderr),
+    )  # fmt: skip
+    if report is None:
         return 1
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-        if not failed and not args.keep:
-            shutil.rmtree(workdir, ignore_errors=True)
-        elif args.keep:
-            print(f"work directory kept: {workdir}", file=sys.stderr)
-    text = render(report)
-    target = args.output or (DOCUMENT if args.write else None)
-    if target is None:
-        print(text)
-    else:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(text)
-        print(f"wrote {target}", file=sys.stderr)
+    write_document(render(report), args.output or (DOCUMENT if args.write else None))
     print(
         f"RSS growth over the last {len(report.passes) - 1} passes {report.growth:+.1%} "
         f"(target < {GROWTH_TARGET:.0%}); {'complete' if report.complete else 'INCOMPLETE'}",
