@@ -6,7 +6,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import http.server
-import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -23,6 +22,7 @@ from plumbline import stack
 from plumbline.cli import build_parser
 from plumbline.commands import connectors as connectors_command
 from plumbline.commands import republish
+from tests.conftest import serving
 
 pytestmark = pytest.mark.broker
 
@@ -118,14 +118,8 @@ def nyfed_stub(formats_dir: Any) -> Iterator[str]:
         def log_message(self, *args: Any) -> None:
             pass
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)) as url:
+        yield url
 
 
 def test_connectors_run_once_against_a_local_stub_publishes_the_prints(

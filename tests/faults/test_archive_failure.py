@@ -52,6 +52,7 @@ from foundation.records import Print
 from foundation.settings import Settings
 from plumbline.cli import main
 from plumbline.connector_metrics import ConnectorEndpoint, connector_registry
+from tests.conftest import serving
 from tests.connectors.test_telemetry import http_get
 from tests.faults.harness import read_topic, wait_for
 
@@ -92,7 +93,6 @@ class NyFedStub:
                 pass
 
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     @property
     def url(self) -> str:
@@ -105,12 +105,8 @@ class NyFedStub:
 @pytest.fixture
 def nyfed(formats_dir: Path) -> Iterator[NyFedStub]:
     stub = NyFedStub(json.loads((formats_dir / "nyfed_api_rates_secured_sofr_search.json").read_text()))
-    stub.thread.start()
-    try:
+    with serving(stub.server):
         yield stub
-    finally:
-        stub.server.shutdown()
-        stub.server.server_close()
 
 
 # Real storage faults ------------------------------------------------------------------------------

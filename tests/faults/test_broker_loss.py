@@ -21,7 +21,6 @@ import http.server
 import json
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -38,6 +37,7 @@ from foundation.records import Print
 from foundation.settings import Settings
 from offline.evaluation import SIGNAL_SERIES
 from plumbline import stack
+from tests.conftest import serving
 from tests.faults.harness import check_delivery, expected_run, pages, repeated_pages, wait_for
 
 pytestmark = pytest.mark.e2e
@@ -128,15 +128,10 @@ def nyfed(data_dir: Path) -> Iterator[dict[str, Any]]:
         def log_message(self, *args: Any) -> None:
             pass
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    state["url"] = f"http://127.0.0.1:{server.server_address[1]}"
-    state["body"] = body
-    try:
+    with serving(http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)) as url:
+        state["url"] = url
+        state["body"] = body
         yield state
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def prints_on_topic(settings: Settings) -> set[tuple[str, int]]:

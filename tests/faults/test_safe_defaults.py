@@ -33,7 +33,7 @@ import pytest
 from foundation.settings import Settings, load_settings
 from plumbline import stack
 from plumbline.webhook import make_server, read_notifications
-from tests.conftest import free_port, make_settings
+from tests.conftest import free_port, make_settings, serving
 from tests.faults.harness import wait_for
 from tests.test_kafka_security import KEY_PASSWORD, Pki, pki  # noqa: F401  (the fixture: a TLS client key)
 
@@ -116,14 +116,8 @@ class _Source(BaseHTTPRequestHandler):
 def down_source() -> Iterator[tuple[str, list[str]]]:
     requests: list[str] = []
     handler = type("Source", (_Source,), {"requests": requests})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", requests
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(ThreadingHTTPServer(("127.0.0.1", 0), handler)) as url:
+        yield url, requests
 
 
 @contextlib.contextmanager
@@ -224,14 +218,8 @@ def test_the_listener_scan_sees_every_interface_and_ipv6() -> None:
 @pytest.fixture
 def receiver(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     out = tmp_path / "alerts.jsonl"
-    server = make_server("127.0.0.1", 0, out, token=TOKEN)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/alerts/page", out
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(make_server("127.0.0.1", 0, out, token=TOKEN)) as url:
+        yield f"{url}/alerts/page", out
 
 
 def _post(url: str, authorization: str | None) -> int:
@@ -261,14 +249,8 @@ def test_the_receiver_answers_401_without_the_token_and_records_nothing(
 
 
 def test_without_a_token_the_receiver_takes_any_request(tmp_path: Path) -> None:
-    server = make_server("127.0.0.1", 0, tmp_path / "alerts.jsonl")
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        assert _post(f"http://127.0.0.1:{server.server_address[1]}/alerts/page", None) == 200
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(make_server("127.0.0.1", 0, tmp_path / "alerts.jsonl")) as url:
+        assert _post(f"{url}/alerts/page", None) == 200
 
 
 def test_the_token_is_a_masked_secret_read_from_its_file(tmp_path: Path) -> None:
