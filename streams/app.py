@@ -220,8 +220,7 @@ class Worker:
 
             def feed(_offset: int, value: bytes) -> None:
                 try:
-                    check_size(value, self.settings.max_record_bytes)
-                    index.add(Signal.from_json(value), time.monotonic())
+                    index.add(self.read_index_input(value), time.monotonic())
                 except RecordError:
                     return  # the previous owner dead-lettered it
                 tail.append(self.outputs(index.drain(time.monotonic()), forward_to_index=False))
@@ -316,6 +315,11 @@ class Worker:
             self.index_store.close()
             self.index, self.index_store = None, None
             self.index_assigned = False
+
+    def read_index_input(self, value: bytes) -> Signal:
+        """One message of the index-inputs topic: refused unread if over the size limit (RecordError)."""
+        check_size(value, self.settings.max_record_bytes)
+        return Signal.from_json(value)
 
     def handle_print(self, engine: FundingEngine, value: bytes) -> Outcome:
         """One message of the prints topic: refused unread if over the size limit, else the engine's."""
@@ -509,8 +513,7 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
             for event in events:
                 outcome = Outcome()
                 try:
-                    check_size(event.value, s.max_record_bytes)  # before parsing: see handle_print
-                    index.add(Signal.from_json(event.value), time.monotonic())
+                    index.add(worker.read_index_input(event.value), time.monotonic())
                 except RecordError as exc:
                     log.warning("dead-lettered a message on %s: %s", s.topic_index_inputs, exc)
                     outcome.dead_letters.append(dead_letter(s.topic_index_inputs, event.value, exc))
